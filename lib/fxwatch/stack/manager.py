@@ -1,0 +1,211 @@
+"""Start, stop, inspect and reset the local services, with pid files and health checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from fxwatch.config import Settings
+from fxwatch.errors import FxwatchError
+from fxwatch.stack.services import Service, all_services, java_bin, java_major_version
+
+__all__ = ["ServiceStatus", "stack_up", "stack_down", "stack_status", "stack_reset", "wait_until"]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What `fxwatch stack status` prints for one service."""
+
+    name: str
+    state: str  # running | starting | stopped | foreign (port held by a process we did not start)
+    pid: int | None
+    port: int
+    log: Path
+
+    def line(self) -> str:
+        pid = str(self.pid) if self.pid else "-"
+        return f"{self.name:<10} {self.state:<9} pid={pid:<8} port={self.port:<6} log={self.log}"
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.5,
+               abort: Callable[[], str | None] | None = None) -> bool:
+    """Poll `condition` until it is true or the deadline passes; `abort` may end the wait early."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if abort is not None:
+            why = abort()
+            if why:
+                raise FxwatchError(why)
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
+
+
+def _read_pid(svc: Service, settings: Settings) -> int | None:
+    path = svc.pid_path(settings)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child counts as dead
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _check_java() -> None:
+    major = java_major_version(java_bin())
+    if major < 17:
+        raise FxwatchError(
+            f"Java {major} found but Java 17 or newer is needed: install OpenJDK 17 and set JAVA_HOME"
+        )
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return " | ".join(t.strip() for t in text[-lines:])
+
+
+def _start(svc: Service, settings: Settings, echo: Callable[[str], None]) -> None:
+    pid = _read_pid(svc, settings)
+    if pid:
+        echo(f"{svc.name}: already running (pid {pid}, port {svc.port})")
+        if not svc.ready(settings):
+            if not _wait_ready(svc, settings, pid, echo):
+                raise FxwatchError(f"{svc.name} (pid {pid}) runs but does not answer on port {svc.port}; see {svc.log_path(settings)}")
+        return
+    for port in (svc.port, *svc.extra_ports):
+        if _port_in_use(port):
+            raise FxwatchError(
+                f"port {port} needed by {svc.name} is in use by another process: stop it "
+                f"(`ss -ltnp | grep :{port}`) or change the port in .env"
+            )
+    svc.prepare(settings)
+    log = svc.log_path(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    svc.pid_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            svc.command(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=settings.stack_dir,
+            start_new_session=True,  # own process group: survives the CLI, stopped by `down`
+        )
+    svc.pid_path(settings).write_text(str(proc.pid))
+    echo(f"{svc.name}: starting (pid {proc.pid}), log {log}")
+    if not _wait_ready(svc, settings, proc.pid, echo, proc=proc):
+        raise FxwatchError(
+            f"{svc.name} did not answer on port {svc.port} within {svc.start_timeout_s:.0f} s; see {log}"
+        )
+
+
+def _wait_ready(svc: Service, settings: Settings, pid: int, echo: Callable[[str], None],
+                proc: subprocess.Popen | None = None) -> bool:
+    t0 = time.monotonic()
+    log = svc.log_path(settings)
+
+    def died() -> str | None:
+        alive = proc.poll() is None if proc is not None else _alive(pid)
+        if not alive:
+            svc.pid_path(settings).unlink(missing_ok=True)
+            return f"{svc.name} died on start; see {log}: {_tail(log)}"
+        return None
+
+    ok = wait_until(lambda: svc.ready(settings), svc.start_timeout_s, interval_s=1.0, abort=died)
+    if ok:
+        echo(f"{svc.name}: ready on port {svc.port} after {time.monotonic() - t0:.1f} s")
+    return ok
+
+
+def stack_up(settings: Settings, echo: Callable[[str], None] = print, init_schema: bool = True) -> None:
+    """Start Kafka and Cassandra (idempotent), wait until both answer, then create the schema."""
+    _check_java()
+    for svc in all_services(settings):
+        _start(svc, settings, echo)
+    if init_schema:
+        from fxwatch.store.schema import init_schema as _init
+
+        _init(settings)
+        echo(f"cassandra: keyspace {settings.keyspace} ready")
+
+
+def _stop(svc: Service, settings: Settings, echo: Callable[[str], None], timeout_s: float = 60) -> None:
+    pid = _read_pid(svc, settings)
+    if not pid:
+        svc.pid_path(settings).unlink(missing_ok=True)
+        echo(f"{svc.name}: not running (nothing started by fxwatch)")
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if not wait_until(lambda: not _alive(pid), timeout_s, interval_s=0.3):
+        echo(f"{svc.name}: did not stop within {timeout_s:.0f} s, killing")
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_until(lambda: not _alive(pid), 10, interval_s=0.2)
+    svc.pid_path(settings).unlink(missing_ok=True)
+    echo(f"{svc.name}: stopped (pid {pid})")
+
+
+def stack_down(settings: Settings, echo: Callable[[str], None] = print, only: str | None = None) -> None:
+    """Stop the services this project started (never someone else's process on the same port)."""
+    for svc in reversed(all_services(settings)):
+        if only and svc.name != only:
+            continue
+        _stop(svc, settings, echo)
+
+
+def stack_status(settings: Settings) -> list[ServiceStatus]:
+    result = []
+    for svc in all_services(settings):
+        pid = _read_pid(svc, settings)
+        if pid:
+            state = "running" if svc.ready(settings) else "starting"
+        else:
+            state = "foreign" if _port_in_use(svc.port) else "stopped"
+        result.append(ServiceStatus(svc.name, state, pid, svc.port, svc.log_path(settings)))
+    return result
+
+
+def stack_reset(settings: Settings, echo: Callable[[str], None] = print) -> None:
+    """Stop the services and delete their local data, logs and streaming checkpoints."""
+    stack_down(settings, echo)
+    for path in (settings.data_dir, settings.checkpoint_dir, settings.logs_dir, settings.stack_dir / "conf"):
+        if path.exists():
+            shutil.rmtree(path)
+            echo(f"deleted {path}")

@@ -1,0 +1,321 @@
+"""How to configure, launch and health-check each local service (Kafka broker, Cassandra node)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import string
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from fxwatch.config import Settings
+from fxwatch.errors import FxwatchError
+
+__all__ = ["Service", "kafka_service", "cassandra_service", "all_services", "java_major_version"]
+
+# Cassandra's conf/jvm17-server.options, the parts a single local node needs.
+_CASSANDRA_JAVA17_FLAGS = [
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    *(
+        f"--add-exports={m}=ALL-UNNAMED"
+        for m in (
+            "java.base/jdk.internal.misc",
+            "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+            "java.rmi/sun.rmi.registry",
+            "java.rmi/sun.rmi.server",
+            "java.sql/java.sql",
+            "java.base/java.lang.ref",
+            "jdk.unsupported/sun.misc",
+            "jdk.compiler/com.sun.tools.javac.file",
+            "jdk.attach/sun.tools.attach",
+            "java.management/com.sun.jmx.remote.security",
+            "java.base/sun.nio.ch",
+        )
+    ),
+    *(
+        f"--add-opens={m}=ALL-UNNAMED"
+        for m in (
+            "java.base/java.lang.module",
+            "java.base/jdk.internal.loader",
+            "java.base/jdk.internal.ref",
+            "java.base/jdk.internal.reflect",
+            "java.base/jdk.internal.math",
+            "java.base/jdk.internal.module",
+            "java.base/jdk.internal.util.jar",
+            "java.base/sun.nio.ch",
+            "java.base/java.io",
+            "java.base/java.lang.reflect",
+            "java.base/java.lang",
+            "java.base/java.util",
+            "java.base/java.nio",
+            "java.base/java.util.concurrent",
+            "java.base/java.util.concurrent.atomic",
+            "jdk.management/com.sun.management.internal",
+            "jdk.compiler/com.sun.tools.javac",
+        )
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Service:
+    """One local service: its ports, how to prepare and launch it, and how to know it is ready."""
+
+    name: str
+    port: int
+    extra_ports: tuple[int, ...]
+    jars_group: str
+    prepare: Callable[[Settings], None]
+    command: Callable[[Settings], list[str]]
+    ready: Callable[[Settings], bool]
+    start_timeout_s: float
+
+    def data_dir(self, settings: Settings) -> Path:
+        return settings.data_dir / self.name
+
+    def log_path(self, settings: Settings) -> Path:
+        return settings.logs_dir / f"{self.name}.log"
+
+    def pid_path(self, settings: Settings) -> Path:
+        return settings.stack_dir / "run" / f"{self.name}.pid"
+
+
+def java_bin() -> str:
+    """The `java` executable, or a clear error saying how to get Java 17."""
+    import os
+
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise FxwatchError("Java not found: install OpenJDK 17 (e.g. `apt install openjdk-17-jdk-headless`) or set JAVA_HOME")
+    return found
+
+
+def java_major_version(java: str | None = None) -> int:
+    """The major version of the java on PATH/JAVA_HOME (17, 21, ...)."""
+    out = subprocess.run([java or java_bin(), "-version"], capture_output=True, text=True, timeout=30)
+    text = out.stderr + out.stdout
+    for token in text.replace('"', " ").split():
+        head = token.split(".")[0].split("-")[0]
+        if head.isdigit() and ("." in token or token.isdigit()) and int(head) >= 8:
+            major = int(head)
+            return 8 if major == 1 else major
+    raise FxwatchError(f"cannot tell the Java version from `java -version`: {text.strip()[:200]}")
+
+
+def classpath(settings: Settings, group: str) -> str:
+    folder = settings.jars_dir / group
+    jars = sorted(folder.glob("*.jar")) if folder.is_dir() else []
+    if not jars:
+        raise FxwatchError(f"the {group} jars are not resolved in {folder}: run `make setup` first")
+    return ":".join(str(j) for j in jars)
+
+
+def _render(template: Path, dest: Path, **values: object) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    text = string.Template(template.read_text(encoding="utf-8")).substitute({k: str(v) for k, v in values.items()})
+    dest.write_text(text, encoding="utf-8")
+
+
+def _conf(settings: Settings, name: str) -> Path:
+    path = settings.root / "docker" / "conf" / name
+    if not path.exists():
+        raise FxwatchError(f"missing config template {path}: is FXWATCH_HOME the fxwatch checkout?")
+    return path
+
+
+def _port_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# ---- Kafka ---------------------------------------------------------------------------------------
+
+
+def _kafka_conf_dir(settings: Settings) -> Path:
+    return settings.stack_dir / "conf" / "kafka"
+
+
+def _kafka_prepare(settings: Settings) -> None:
+    data = settings.data_dir / "kafka"
+    conf = _kafka_conf_dir(settings)
+    _render(
+        _conf(settings, "kafka-server.properties"),
+        conf / "server.properties",
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        data_dir=data,
+    )
+    shutil.copyfile(_conf(settings, "kafka-log4j2.properties"), conf / "log4j2.properties")
+    if (data / "meta.properties").exists():
+        return  # storage formatted once; formatting again would refuse or wipe the cluster id
+    data.mkdir(parents=True, exist_ok=True)
+    cluster_id = uuid.uuid4().bytes
+    import base64
+
+    cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+    cmd = [
+        java_bin(),
+        "-Xmx256m",
+        f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+        "-cp",
+        classpath(settings, "kafka"),
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "-t",
+        cid,
+        "-c",
+        str(conf / "server.properties"),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise FxwatchError(f"formatting Kafka storage failed: {(out.stderr or out.stdout).strip()[-400:]}")
+
+
+def _kafka_command(settings: Settings) -> list[str]:
+    conf = _kafka_conf_dir(settings)
+    return [
+        java_bin(),
+        f"-Xms{settings.kafka_heap}",
+        f"-Xmx{settings.kafka_heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+        "-cp",
+        classpath(settings, "kafka"),
+        "kafka.Kafka",
+        str(conf / "server.properties"),
+    ]
+
+
+def kafka_ready(settings: Settings) -> bool:
+    """True when the broker answers a metadata request."""
+    if not _port_answers("127.0.0.1", settings.kafka_port):
+        return False
+    try:
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(
+            **settings.kafka_client_config(), request_timeout_ms=5000, client_id="fxwatch-health"
+        )
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+    except Exception:
+        return False
+
+
+# ---- Cassandra -----------------------------------------------------------------------------------
+
+
+def _cassandra_conf_dir(settings: Settings) -> Path:
+    return settings.stack_dir / "conf" / "cassandra"
+
+
+def _cassandra_prepare(settings: Settings) -> None:
+    data = settings.data_dir / "cassandra"
+    for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    conf = _cassandra_conf_dir(settings)
+    auth = bool(settings.cassandra_username)
+    _render(
+        _conf(settings, "cassandra.yaml"),
+        conf / "cassandra.yaml",
+        port=settings.cassandra_port,
+        storage_port=7000,
+        data_dir=data,
+        authenticator="PasswordAuthenticator" if auth else "AllowAllAuthenticator",
+        authorizer="CassandraAuthorizer" if auth else "AllowAllAuthorizer",
+    )
+    shutil.copyfile(_conf(settings, "cassandra-logback.xml"), conf / "logback.xml")
+
+
+def _cassandra_command(settings: Settings) -> list[str]:
+    conf = _cassandra_conf_dir(settings)
+    cp = classpath(settings, "cassandra")
+    jamm = next((p for p in cp.split(":") if Path(p).name.startswith("jamm-")), None)
+    data = settings.data_dir / "cassandra"
+    cmd = [
+        java_bin(),
+        f"-Xms{settings.cassandra_heap}",
+        f"-Xmx{settings.cassandra_heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=100",
+        "-Xss512k",
+        "-Djava.net.preferIPv4Stack=true",
+        "-Djava.awt.headless=true",
+        f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}",
+        f"-Dlogback.configurationFile={conf / 'logback.xml'}",
+        f"-Dcassandra.storagedir={data}",
+        f"-Dcassandra.logdir={settings.logs_dir}",
+        "-Dcassandra-foreground=yes",
+        "-Dcassandra.ring_delay_ms=0",
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+        "-Dcassandra.superuser_setup_delay_ms=0",
+        "-Dcassandra.migration_task_wait_in_seconds=0",
+        *_CASSANDRA_JAVA17_FLAGS,
+    ]
+    if jamm:
+        cmd.append(f"-javaagent:{jamm}")
+    cmd += ["-cp", f"{conf}:{cp}", "org.apache.cassandra.service.CassandraDaemon"]
+    return cmd
+
+
+def cassandra_ready(settings: Settings) -> bool:
+    """True when the node answers CQL (`SELECT release_version FROM system.local`)."""
+    if not _port_answers("127.0.0.1", settings.cassandra_port):
+        return False
+    try:
+        from fxwatch.store.connection import connect
+
+        cluster, session = connect(settings, keyspace=None, connect_timeout=5)
+        try:
+            session.execute("SELECT release_version FROM system.local", timeout=5)
+            return True
+        finally:
+            cluster.shutdown()
+    except Exception:
+        return False
+
+
+def kafka_service(settings: Settings) -> Service:
+    return Service(
+        name="kafka",
+        port=settings.kafka_port,
+        extra_ports=(settings.kafka_controller_port,),
+        jars_group="kafka",
+        prepare=_kafka_prepare,
+        command=_kafka_command,
+        ready=kafka_ready,
+        start_timeout_s=90,
+    )
+
+
+def cassandra_service(settings: Settings) -> Service:
+    return Service(
+        name="cassandra",
+        port=settings.cassandra_port,
+        extra_ports=(7000,),
+        jars_group="cassandra",
+        prepare=_cassandra_prepare,
+        command=_cassandra_command,
+        ready=cassandra_ready,
+        start_timeout_s=180,
+    )
+
+
+def all_services(settings: Settings) -> list[Service]:
+    return [kafka_service(settings), cassandra_service(settings)]

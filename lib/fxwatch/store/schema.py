@@ -1,0 +1,85 @@
+"""The Cassandra schema of fxwatch, created idempotently by `fxwatch store init`."""
+
+from __future__ import annotations
+
+from fxwatch.config import Settings
+
+__all__ = ["TABLES", "init_schema", "keyspace_cql"]
+
+# Partition keys bound partition size (pair x UTC day); clustering keys make every write
+# deterministic, so a replayed micro-batch overwrites its own rows instead of adding new ones.
+TABLES: dict[str, str] = {
+    # One row per accepted tick. `seq` is the tick's Kafka offset (unique within the pair's
+    # partition), so two ticks of one pair in the same millisecond stay two rows, and a
+    # re-processed batch writes the very same keys again.
+    "quotes": """
+        CREATE TABLE IF NOT EXISTS {ks}.quotes (
+            pair text, day date, ts timestamp, seq bigint,
+            bid double, ask double, mid double, spread double, source text,
+            low double, high double, open double, ingested_at timestamp,
+            PRIMARY KEY ((pair, day), ts, seq)
+        ) WITH CLUSTERING ORDER BY (ts DESC, seq DESC)""",
+    # Windowed trends per pair and window length ('1m', '5m/1m' for sliding), keyed by window end.
+    "trends": """
+        CREATE TABLE IF NOT EXISTS {ks}.trends (
+            pair text, window_len text, day date, window_end timestamp, window_start timestamp,
+            ticks int, mid_avg double, bid_avg double, ask_avg double,
+            open double, high double, low double, close double,
+            spread_avg double, spread_min double, spread_max double, spread_std double,
+            ret_std double, ema double, updated_at timestamp,
+            PRIMARY KEY ((pair, window_len, day), window_end)
+        ) WITH CLUSTERING ORDER BY (window_end DESC)""",
+    # Alerts of every detector; one partition per UTC day keeps `--since` exports simple.
+    "alerts": """
+        CREATE TABLE IF NOT EXISTS {ks}.alerts (
+            day date, ts timestamp, pair text, detector text,
+            score double, reason text, window_start timestamp, window_end timestamp,
+            value double, created_at timestamp,
+            PRIMARY KEY ((day), ts, pair, detector)
+        ) WITH CLUSTERING ORDER BY (ts DESC, pair ASC, detector ASC)""",
+    # Historical statistics per pair, hour-of-week and metric, versioned by the job's as-of date.
+    "stats": """
+        CREATE TABLE IF NOT EXISTS {ks}.stats (
+            pair text, version text, hour_of_week int, metric text,
+            n bigint, mean double, std double, median double, mad double, p01 double, p99 double,
+            as_of date, lookback_days int, computed_at timestamp,
+            PRIMARY KEY ((pair), version, hour_of_week, metric)
+        ) WITH CLUSTERING ORDER BY (version DESC, hour_of_week ASC, metric ASC)""",
+    # The stats versions that exist, newest first, so the streaming job can tell when to refresh.
+    "stats_versions": """
+        CREATE TABLE IF NOT EXISTS {ks}.stats_versions (
+            bucket int, version text, as_of date, lookback_days int, k double,
+            pairs set<text>, computed_at timestamp,
+            PRIMARY KEY ((bucket), version)
+        ) WITH CLUSTERING ORDER BY (version DESC)""",
+    # Latest tick per pair, for the dashboard's health panel.
+    "pair_status": """
+        CREATE TABLE IF NOT EXISTS {ks}.pair_status (
+            pair text PRIMARY KEY, last_ts timestamp, bid double, ask double,
+            ticks_seen bigint, updated_at timestamp
+        )""",
+}
+
+
+def keyspace_cql(settings: Settings) -> str:
+    return (
+        f"CREATE KEYSPACE IF NOT EXISTS {settings.keyspace} WITH replication = "
+        f"{{'class': 'SimpleStrategy', 'replication_factor': {settings.cassandra_replication}}}"
+    )
+
+
+def init_schema(settings: Settings, session=None) -> list[str]:
+    """Create the keyspace and every table if missing; returns the table names."""
+    from fxwatch.store.connection import connect
+
+    cluster = None
+    if session is None:
+        cluster, session = connect(settings, keyspace=None)
+    try:
+        session.execute(keyspace_cql(settings), timeout=60)
+        for cql in TABLES.values():
+            session.execute(cql.format(ks=settings.keyspace), timeout=60)
+        return list(TABLES)
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
