@@ -16,7 +16,7 @@ logging.getLogger("cassandra").setLevel(logging.ERROR)
 def connect(settings: Settings, keyspace: str | None = "", connect_timeout: float = 10):
     """Return (cluster, session); keyspace '' means Settings.keyspace, None means no keyspace."""
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster, NoHostAvailable
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
     from cassandra.policies import RoundRobinPolicy
 
     auth = None
@@ -27,7 +27,9 @@ def connect(settings: Settings, keyspace: str | None = "", connect_timeout: floa
         port=settings.cassandra_port,
         auth_provider=auth,
         connect_timeout=connect_timeout,
-        load_balancing_policy=RoundRobinPolicy(),
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=30)
+        },
         protocol_version=5,
     )
     try:
