@@ -1,0 +1,35 @@
+"""Streaming detectors for FX quotes (one protocol: update a quote, return a Verdict) and NAB scalars."""
+
+from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors, run_detectors
+from fxwatch.detect.bounds import HistoricalBounds
+from fxwatch.detect.crossed import CrossedQuote
+from fxwatch.detect.cusum import Cusum
+from fxwatch.detect.ensemble import AlertDeduper, Ensemble
+from fxwatch.detect.ramp import RampRevert
+from fxwatch.detect.spread import SpreadBlowout
+from fxwatch.detect.stale import StaleQuote
+from fxwatch.detect.tickrate import TickRate
+from fxwatch.detect.triangle import CrossRate
+from fxwatch.detect.verdict import Detector, ScalarDetector, Verdict
+from fxwatch.detect.zscore import RobustZScore
+
+__all__ = [
+    "AlertDeduper",
+    "CrossRate",
+    "CrossedQuote",
+    "Cusum",
+    "Detector",
+    "Ensemble",
+    "HistoricalBounds",
+    "PairDetectorBank",
+    "RampRevert",
+    "RobustZScore",
+    "ScalarDetector",
+    "SpreadBlowout",
+    "StaleQuote",
+    "TickRate",
+    "Verdict",
+    "default_cross",
+    "default_detectors",
+    "run_detectors",
+]

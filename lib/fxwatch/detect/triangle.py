@@ -1,0 +1,70 @@
+"""Cross-rate (triangular) inconsistency: a quote against the product of the other two legs."""
+
+from __future__ import annotations
+
+import math
+
+from fxwatch.detect.verdict import Verdict
+from fxwatch.schema import Quote
+
+__all__ = ["CrossRate"]
+
+
+class CrossRate:
+    """Sees every pair; for each triangle A/B = A/C × C/B among latest mids, alert on |residual| beyond tolerance.
+
+    Residual r = log(A/B) − log(A/C) − log(C/B) in basis points. Tolerance = tol_bp + half of each leg's
+    relative spread (the no-arbitrage band). Legs older than max_age_ms are ignored. One alert per
+    triangle until it comes back within tolerance. Defaults: tol_bp=5.0, max_age_ms=5_000.
+    """
+
+    name = "crossrate"
+
+    def __init__(self, tol_bp=5.0, max_age_ms=5_000):
+        self.tol_bp, self.max_age_ms = tol_bp, max_age_ms
+        self.latest: dict[str, tuple[int, float, float]] = {}  # pair -> (ts_ms, log mid, rel half-spread)
+        self.firing: set = set()
+
+    def _leg(self, base, quote, now):
+        """Log rate base/quote from a direct or inverted fresh quote, with its relative half-spread."""
+        d = self.latest.get(f"{base}/{quote}")
+        if d is not None and now - d[0] <= self.max_age_ms:
+            return d[1], d[2]
+        i = self.latest.get(f"{quote}/{base}")
+        if i is not None and now - i[0] <= self.max_age_ms:
+            return -i[1], i[2]
+        return None
+
+    def update(self, q: Quote) -> Verdict | None:
+        if q.bid <= 0 or q.ask <= 0 or "/" not in q.pair:
+            return None
+        mid = 0.5 * (q.bid + q.ask)
+        self.latest[q.pair] = (q.ts_ms, math.log(mid), abs(q.ask - q.bid) / (2.0 * mid))
+        base, quote = q.pair.split("/", 1)
+        worst = None
+        for other in self.latest:
+            if other == q.pair:
+                continue
+            a, b = other.split("/", 1)
+            # The pivot currency C must share a leg with base and with quote.
+            for c in {a, b} - {base, quote}:
+                l1 = self._leg(base, c, q.ts_ms)
+                l2 = self._leg(c, quote, q.ts_ms)
+                if l1 is None or l2 is None:
+                    continue
+                key = (q.pair, c)
+                resid = (self.latest[q.pair][1] - l1[0] - l2[0]) * 1e4
+                tol = self.tol_bp + (self.latest[q.pair][2] + l1[1] + l2[1]) * 1e4
+                if abs(resid) <= tol:
+                    self.firing.discard(key)
+                    continue
+                if key in self.firing:
+                    continue
+                if worst is None or abs(resid) - tol > worst[0]:
+                    worst = (abs(resid) - tol, key, resid, tol, c)
+        if worst is None:
+            return None
+        excess, key, resid, tol, c = worst
+        self.firing.add(key)
+        return Verdict(q.pair, q.ts_ms, self.name, 1.0 - 0.5 * tol / (tol + excess), True,
+                       f"cross-rate: {q.pair} off {base}/{c} x {c}/{quote} by {resid:+.1f} bp (tolerance {tol:.1f} bp)")
