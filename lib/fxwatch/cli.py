@@ -15,6 +15,10 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = [
     "fxwatch.stack.cli",  # stack up|down|status|reset
     "fxwatch.store.cli",  # store init
+    "fxwatch.bus.cli",  # topics ensure, produce, synth
+    "fxwatch.detect.cli",  # detect, nab
+    "fxwatch.dashboard.cli",  # dashboard
+    "fxwatch.notebooks_cli",  # notebooks run|sync|check
 ]
 
 
