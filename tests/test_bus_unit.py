@@ -137,3 +137,37 @@ def test_summary_rate():
     s = ProduceSummary(sent=900, dead_lettered=100, elapsed_s=2.0)
     assert s.rate == 500.0
     assert ProduceSummary().rate == 0.0
+
+
+def _args(*argv):
+    import argparse
+
+    from fxwatch.bus import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    return parser.parse_args(list(argv))
+
+
+def test_cli_builds_each_source(settings):
+    from fxwatch.bus.cli import build_source
+
+    items, total = build_source(_args("produce", "--source", "synthetic", "--duration", "2m", "--seed", "5",
+                                      "--pairs", "EUR/USD,USD/JPY", "--limit", "50"), settings)
+    got = list(items)
+    assert len(got) == 50 == total and {q.pair for q in got} <= {"EUR/USD", "USD/JPY"}
+    files = [str(p) for p in sorted(SAMPLES.glob("lean/*/tick/eurusd/*.csv"))]
+    items, total = build_source(_args("produce", "--source", "replay", "--files", *files, "--limit", "10"), settings)
+    assert total == 10 and len(list(items)) == 10
+    with pytest.raises(FxwatchError, match="--files"):
+        build_source(_args("produce", "--source", "replay"), settings)
+
+
+def test_cli_synth_writes_ticks_labels_and_legit_moves(tmp_path, capsys):
+    from fxwatch.sources.synthetic import read_labels
+
+    args = _args("synth", "--duration", "20m", "--seed", "2", "--out", str(tmp_path), "--name", "s")
+    assert args.func(args) == 0
+    assert (tmp_path / "s_ticks.csv").stat().st_size > 10_000
+    assert read_labels(tmp_path / "s_labels.csv")
+    assert "labelled events" in capsys.readouterr().out
