@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["ClassicBounds", "DiffZScore", "ContextNovelty", "SCALAR_DETECTORS", "score_series"]
+__all__ = [
+    "ClassicBounds",
+    "LevelNovelty",
+    "RankCalibrated",
+    "RestGate",
+    "SCALAR_DETECTORS",
+    "classic_gated",
+    "fxwatch_nab",
+    "score_series",
+]
 
 
 class ClassicBounds:
@@ -47,91 +57,114 @@ class ClassicBounds:
         return score
 
 
-class DiffZScore:
-    """Robust z-score of the first difference against an EWMA of |diff| -> 1 − exp(−z/k).
+class RankCalibrated:
+    """Online percentile rank of another detector's raw score among all its past scores, in [0, 1).
 
-    Defaults: alpha=0.01, k=6.0.
+    Makes scores of different series comparable, so one corpus-wide threshold means the same
+    false-alarm rate everywhere.
     """
 
-    name = "diffz"
-
-    def __init__(self, alpha=0.01, k=6.0):
-        self.alpha, self.k = alpha, k
-        self.prev = None
-        self.mad = None
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = f"rank({inner.name})"
+        self.past: list[float] = []
 
     def update(self, ts_ms: int, value: float) -> float:
-        prev, self.prev = self.prev, value
-        if prev is None:
-            return 0.0
-        d = abs(value - prev)
-        mad = self.mad
-        if mad is None:
-            self.mad = d
-            return 0.0
-        z = d / mad if mad > 0 else (0.0 if d == 0 else 1e9)
-        self.mad = mad + self.alpha * (d - mad)
-        return 1.0 - math.exp(-z / self.k)
+        raw = self.inner.update(ts_ms, value)
+        past = self.past
+        n = len(past)
+        r = bisect.bisect_left(past, raw) / n if n else 0.0
+        bisect.insort(past, raw)
+        return r
 
 
-class ContextNovelty:
-    """Novelty of the recent quantised trajectory: has this (level, level, ...) context been seen before?
+class RestGate:
+    """Space detections: once the inner score reaches `threshold`, output 0 for the next `rest` records.
 
-    Values are scaled into `levels` bins over the running [min, max] (learnt online, so a new extreme
-    is itself novel). Contexts are the last 1..`order` bins; score = weighted share of orders whose
-    context is new. After a score ≥ `rest_threshold` the output is held at 0 for `rest` records so one
-    event yields one early detection. Defaults: levels=8, order=5, rest_threshold=0.75, rest=150.
+    NAB rewards the first detection in a window and charges every later false positive; a gate
+    turns an event into one early detection. Defaults: threshold=0.5, rest=150.
     """
 
-    name = "context"
-
-    def __init__(self, levels=8, order=5, rest_threshold=0.75, rest=150):
-        self.levels, self.order, self.rest_threshold, self.rest = levels, order, rest_threshold, rest
-        self.lo = None
-        self.hi = None
-        self.hist: deque = deque(maxlen=order)
-        self.seen: list[set] = [set() for _ in range(order)]
+    def __init__(self, inner, threshold=0.5, rest=150):
+        self.inner, self.threshold, self.rest = inner, threshold, rest
+        self.name = inner.name
         self.hold = 0
 
     def update(self, ts_ms: int, value: float) -> float:
-        if self.lo is None:
-            self.lo = self.hi = value
-        if value < self.lo:
-            self.lo = value
-        if value > self.hi:
-            self.hi = value
-        span = self.hi - self.lo
-        b = int((value - self.lo) / span * (self.levels - 1) + 0.5) if span > 0 else 0
-        self.hist.append(b)
-        h = tuple(self.hist)
-        new = 0.0
-        tot = 0.0
-        for k in range(1, len(h) + 1):
-            ctx = h[-k:]
-            w = 1.0 / k
-            tot += w
-            if ctx not in self.seen[k - 1]:
-                self.seen[k - 1].add(ctx)
-                new += w
-        raw = new / tot if tot else 0.0
+        s = self.inner.update(ts_ms, value)
         if self.hold > 0:
             self.hold -= 1
             return 0.0
-        if raw >= self.rest_threshold:
+        if s >= self.threshold:
             self.hold = self.rest
-        return raw
+        return s
 
 
-def _ctx(probation):
-    return ContextNovelty(rest=max(1, int(probation / 5)))
+class LevelNovelty:
+    """Share of quantisation grids in which the value lands in a bin never seen before.
+
+    Grids: `levels` bins (default 8, 10, ..., 24) spanning the [min, max] of the first `probation`
+    values, extended without bound beyond it; bins seen during probation are learnt then, and every
+    later value teaches its bins too. A value outside everything seen so far scores 1.0, a value in
+    a fresh fine bin inside the known range scores less. No look-ahead: nothing after the current
+    value is used. Output is 0 during probation.
+    """
+
+    name = "level"
+
+    def __init__(self, probation: int, levels=tuple(range(8, 25, 2))):
+        self.probation = max(int(probation), 1)
+        self.levels = tuple(levels)
+        self.buf: list[float] | None = []
+        self.lo = 0.0
+        self.steps: list[float] = []
+        self.seen: list[set] = [set() for _ in self.levels]
+
+    def _novelty(self, value: float) -> float:
+        new = 0
+        lo = self.lo
+        for step, seen in zip(self.steps, self.seen):
+            b = math.floor((value - lo) / step + 0.5)
+            if b not in seen:
+                seen.add(b)
+                new += 1
+        return new / len(self.steps)
+
+    def update(self, ts_ms: int, value: float) -> float:
+        buf = self.buf
+        if buf is None:
+            return self._novelty(value)
+        buf.append(value)
+        if len(buf) >= self.probation:
+            lo, hi = min(buf), max(buf)
+            span = hi - lo
+            if span <= 0:
+                span = abs(hi) * 0.01 or 1.0
+            self.lo = lo
+            self.steps = [span / (lv - 1) for lv in self.levels]
+            for x in buf:
+                self._novelty(x)
+            self.buf = None
+        return 0.0
+
+
+def fxwatch_nab(probation: int) -> RestGate:
+    """The default NAB detector: LevelNovelty gated at 0.5 with a rest of probation/5 records."""
+    return RestGate(LevelNovelty(probation), threshold=0.5, rest=max(1, probation // 5))
+
+
+def classic_gated(probation: int) -> RestGate:
+    """The classic rule, rank-calibrated per series and gated like the default detector."""
+    return RestGate(RankCalibrated(ClassicBounds()), threshold=0.99, rest=max(1, probation // 5))
 
 
 SCALAR_DETECTORS: dict[str, Callable[[int], object]] = {
     "classic": lambda probation: ClassicBounds(),
-    "diffz": lambda probation: DiffZScore(),
-    "context": _ctx,
-    "fxwatch": _ctx,
+    "classic-gated": classic_gated,
+    "level": lambda probation: LevelNovelty(probation),
+    "fxwatch": fxwatch_nab,
 }
+"""Name -> factory(probation_rows) of a fresh scalar detector, as used by `fxwatch nab --detector`."""
 
 
 def score_series(factory: Callable[[int], object], ts_ms, values, probation: int | None = None) -> np.ndarray:
