@@ -1,0 +1,387 @@
+"""Dashboard queries: Cassandra reads with prepared statements, and an in-memory stand-in for tests.
+
+Every method returns a pandas DataFrame whose timestamps are naive UTC (what cassandra-driver
+returns), so figures never have to care where the rows came from. Time ranges that span UTC days
+query each (pair, day) partition in turn: a partition holds one pair's rows of one UTC day.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Iterable, Protocol
+
+import pandas as pd
+
+from fxwatch.config import Settings
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "QUOTE_COLUMNS",
+    "STATS_COLUMNS",
+    "STATUS_COLUMNS",
+    "TREND_COLUMNS",
+    "CassandraSource",
+    "DataSource",
+    "InMemorySource",
+    "MAX_DAYS",
+    "RANGES",
+    "Snapshot",
+    "load_snapshot",
+    "time_range",
+    "days_between",
+    "hour_of_week",
+    "utc_naive",
+]
+
+QUOTE_COLUMNS = ["pair", "ts", "seq", "bid", "ask", "mid", "spread", "source"]
+TREND_COLUMNS = [
+    "pair", "window_len", "window_start", "window_end", "ticks", "mid_avg", "bid_avg", "ask_avg",
+    "open", "high", "low", "close", "spread_avg", "ema",
+]
+ALERT_COLUMNS = ["ts", "pair", "detector", "score", "reason", "window_start", "window_end", "value"]
+STATS_COLUMNS = ["pair", "version", "hour_of_week", "metric", "n", "mean", "std", "median", "mad", "k"]
+STATUS_COLUMNS = ["pair", "last_ts", "bid", "ask", "ticks_seen", "updated_at"]
+
+# A dashboard range never reads more than this many UTC-day partitions per table and pair.
+MAX_DAYS = 8
+# Rows read per (pair, day) partition of quotes: the newest ones (quotes cluster by ts DESC).
+QUOTE_ROW_LIMIT = 20_000
+
+
+def utc_naive(value: datetime | pd.Timestamp | None) -> datetime | None:
+    """A datetime as naive UTC (aware values are converted, naive ones taken as UTC already)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def days_between(start: datetime, end: datetime, max_days: int = MAX_DAYS) -> list[date]:
+    """The UTC days that [start, end] touches, newest first, at most `max_days` of them."""
+    start, end = utc_naive(start), utc_naive(end)
+    if end < start:
+        start, end = end, start
+    days: list[date] = []
+    d = end.date()
+    while d >= start.date() and len(days) < max_days:
+        days.append(d)
+        d -= timedelta(days=1)
+    return days
+
+
+def hour_of_week(ts: datetime) -> int:
+    """0 = Monday 00:00-00:59 UTC ... 167 = Sunday 23:00-23:59 UTC (the stats job's bucketing)."""
+    ts = utc_naive(ts)
+    return ts.weekday() * 24 + ts.hour
+
+
+class DataSource(Protocol):
+    """What the dashboard reads. `CassandraSource` is the real one; `InMemorySource` the fake."""
+
+    def pair_status(self) -> pd.DataFrame: ...
+    def quotes(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame: ...
+    def trends(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame: ...
+    def alerts(self, start: datetime, end: datetime, pair: str | None = None) -> pd.DataFrame: ...
+    def bands(self, pair: str, hours: Iterable[int]) -> pd.DataFrame: ...
+    def describe(self) -> str: ...
+
+
+def _frame(rows: Iterable, columns: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame([dict(r._asdict()) if hasattr(r, "_asdict") else dict(r) for r in rows])
+    for c in columns:
+        if c not in df.columns:
+            df[c] = pd.Series(dtype="float64")
+    return df
+
+
+def _ts_columns(df: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
+    for c in cols:
+        if c in df.columns:
+            s = pd.to_datetime(df[c], utc=True, errors="coerce")
+            df[c] = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Cassandra
+# --------------------------------------------------------------------------------------------
+_CQL = {
+    "status": "SELECT pair, last_ts, bid, ask, ticks_seen, updated_at FROM {ks}.pair_status",
+    "quotes": (
+        "SELECT pair, ts, seq, bid, ask, mid, spread, source FROM {ks}.quotes "
+        "WHERE pair = ? AND day = ? AND ts >= ? AND ts <= ? LIMIT ?"
+    ),
+    "trend_keys": "SELECT DISTINCT pair, window_len, day FROM {ks}.trends",
+    "trends": (
+        "SELECT * FROM {ks}.trends "
+        "WHERE pair = ? AND window_len = ? AND day = ? AND window_end >= ? AND window_end <= ?"
+    ),
+    "alerts": (
+        "SELECT ts, pair, detector, score, reason, window_start, window_end, value FROM {ks}.alerts "
+        "WHERE day = ? AND ts >= ? AND ts <= ?"
+    ),
+    "stats_latest": "SELECT version FROM {ks}.stats WHERE pair = ? LIMIT 1",
+    "stats": (
+        "SELECT pair, version, hour_of_week, metric, n, mean, std, median, mad FROM {ks}.stats "
+        "WHERE pair = ? AND version = ? AND hour_of_week IN ?"
+    ),
+    "versions": "SELECT version, k FROM {ks}.stats_versions",
+}
+
+
+@dataclass
+class CassandraSource:
+    """Reads fxwatch tables; connects on first use (so the app starts even with Cassandra down).
+
+    `default_k` is the band width used when stats_versions does not record the detectors' k.
+    """
+
+    settings: Settings
+    default_k: float = 4.0
+    window_lens_ttl_s: float = 30.0
+    _cluster: object = field(default=None, init=False, repr=False)
+    _session: object = field(default=None, init=False, repr=False)
+    _prepared: dict = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _window_lens: tuple[float, dict] = field(default=(0.0, {}), init=False, repr=False)
+
+    def describe(self) -> str:
+        s = self.settings
+        return f"Cassandra {s.cassandra_hosts}:{s.cassandra_port} keyspace {s.keyspace}"
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def session(self):
+        with self._lock:
+            if self._session is None:
+                from fxwatch.store.connection import connect
+
+                self._cluster, self._session = connect(self.settings, keyspace=None)
+            return self._session
+
+    def _stmt(self, name: str):
+        session = self.session()
+        with self._lock:
+            if name not in self._prepared:
+                self._prepared[name] = session.prepare(_CQL[name].format(ks=self.settings.keyspace))
+            return self._prepared[name]
+
+    def _run(self, name: str, params: tuple = ()) -> list:
+        return list(self.session().execute(self._stmt(name), params, timeout=20))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cluster is not None:
+                self._cluster.shutdown()
+            self._cluster = self._session = None
+            self._prepared.clear()
+
+    # -- queries ------------------------------------------------------------------------------
+    def pair_status(self) -> pd.DataFrame:
+        df = _frame(self._run("status"), STATUS_COLUMNS)
+        return _ts_columns(df, ["last_ts", "updated_at"]).sort_values("pair", ignore_index=True)
+
+    def quotes(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame:
+        start, end = utc_naive(start), utc_naive(end)
+        rows: list = []
+        for day in days_between(start, end):
+            rows.extend(self._run("quotes", (pair, day, start, end, QUOTE_ROW_LIMIT)))
+        df = _ts_columns(_frame(rows, QUOTE_COLUMNS), ["ts"])
+        return df.sort_values(["ts", "seq"], ignore_index=True)
+
+    def window_lens(self, pair: str) -> list[str]:
+        """The window lengths the trends table holds for `pair` (cached a few seconds)."""
+        stamp, cache = self._window_lens
+        if time.monotonic() - stamp > self.window_lens_ttl_s:
+            cache = {}
+            for r in self._run("trend_keys"):
+                cache.setdefault(r.pair, set()).add(r.window_len)
+            self._window_lens = (time.monotonic(), cache)
+        return sorted(cache.get(pair, ()))
+
+    def trends(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame:
+        start, end = utc_naive(start), utc_naive(end)
+        rows: list = []
+        for wl in self.window_lens(pair):
+            for day in days_between(start, end):
+                rows.extend(self._run("trends", (pair, wl, day, start, end)))
+        df = _ts_columns(_frame(rows, TREND_COLUMNS), ["window_start", "window_end", "updated_at"])
+        return df.sort_values(["window_len", "window_end"], ignore_index=True)
+
+    def alerts(self, start: datetime, end: datetime, pair: str | None = None) -> pd.DataFrame:
+        start, end = utc_naive(start), utc_naive(end)
+        rows: list = []
+        for day in days_between(start, end):
+            rows.extend(self._run("alerts", (day, start, end)))
+        df = _ts_columns(_frame(rows, ALERT_COLUMNS), ["ts", "window_start", "window_end"])
+        if pair:
+            df = df[df["pair"] == pair]
+        return df.sort_values("ts", ascending=False, ignore_index=True)
+
+    def bands(self, pair: str, hours: Iterable[int]) -> pd.DataFrame:
+        """Stats rows of the pair's latest version for these hours-of-week, with the band's k."""
+        hours = sorted(set(int(h) for h in hours))
+        latest = self._run("stats_latest", (pair,))
+        if not latest or not hours:
+            return _frame([], STATS_COLUMNS)
+        version = latest[0].version
+        df = _frame(self._run("stats", (pair, version, hours)), STATS_COLUMNS)
+        ks = {r.version: r.k for r in self._run("versions") if r.k is not None}
+        df["k"] = float(ks.get(version, self.default_k))
+        return df
+
+
+# --------------------------------------------------------------------------------------------
+# In memory (tests, notebooks without a stack)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class InMemorySource:
+    """The same reads over DataFrames held in memory (any missing table is empty)."""
+
+    status: pd.DataFrame | None = None
+    quote_rows: pd.DataFrame | None = None
+    trend_rows: pd.DataFrame | None = None
+    alert_rows: pd.DataFrame | None = None
+    stats_rows: pd.DataFrame | None = None
+    k: float = 4.0
+    calls: list = field(default_factory=list)
+
+    def describe(self) -> str:
+        return "in-memory data"
+
+    @staticmethod
+    def _get(df: pd.DataFrame | None, columns: list[str], ts: list[str]) -> pd.DataFrame:
+        df = _frame([], columns) if df is None else df.copy()
+        for c in columns:
+            if c not in df.columns:
+                df[c] = pd.Series(dtype="float64")
+        return _ts_columns(df, ts)
+
+    def pair_status(self) -> pd.DataFrame:
+        self.calls.append(("pair_status",))
+        return self._get(self.status, STATUS_COLUMNS, ["last_ts", "updated_at"]).sort_values(
+            "pair", ignore_index=True)
+
+    def quotes(self, pair, start, end):
+        self.calls.append(("quotes", pair, start, end))
+        df = self._get(self.quote_rows, QUOTE_COLUMNS, ["ts"])
+        df = df[(df["pair"] == pair) & (df["ts"] >= utc_naive(start)) & (df["ts"] <= utc_naive(end))]
+        return df.sort_values("ts", ignore_index=True)
+
+    def trends(self, pair, start, end):
+        self.calls.append(("trends", pair, start, end))
+        df = self._get(self.trend_rows, TREND_COLUMNS, ["window_start", "window_end"])
+        keep = (df["pair"] == pair) & (df["window_end"] >= utc_naive(start)) & (df["window_end"] <= utc_naive(end))
+        return df[keep].sort_values(["window_len", "window_end"], ignore_index=True)
+
+    def alerts(self, start, end, pair=None):
+        self.calls.append(("alerts", start, end, pair))
+        df = self._get(self.alert_rows, ALERT_COLUMNS, ["ts", "window_start", "window_end"])
+        df = df[(df["ts"] >= utc_naive(start)) & (df["ts"] <= utc_naive(end))]
+        if pair:
+            df = df[df["pair"] == pair]
+        return df.sort_values("ts", ascending=False, ignore_index=True)
+
+    def bands(self, pair, hours):
+        self.calls.append(("bands", pair, tuple(hours)))
+        df = self._get(self.stats_rows, STATS_COLUMNS, [])
+        df = df[(df["pair"] == pair) & (df["hour_of_week"].isin(list(hours)))]
+        if len(df) and "version" in df:
+            df = df[df["version"] == df["version"].max()]
+        df = df.copy()
+        if df["k"].isna().all():
+            df["k"] = float(self.k)
+        return df.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# One refresh: every read the dashboard needs for a pair and a time range
+# --------------------------------------------------------------------------------------------
+RANGES: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+RANGE_LABELS = {"15m": "last 15 min", "1h": "last hour", "6h": "last 6 hours", "24h": "last 24 hours",
+                "7d": "last 7 days"}
+ANCHORS = {"latest": "ending at the pair's latest tick", "now": "ending now (live)"}
+
+
+@dataclass
+class Snapshot:
+    """What one refresh read: the pairs, the chosen pair's rows in [start, end], and timings."""
+
+    now: datetime
+    pairs: list[str]
+    status: pd.DataFrame
+    pair: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    quotes: pd.DataFrame = field(default_factory=lambda: _frame([], QUOTE_COLUMNS))
+    trends: pd.DataFrame = field(default_factory=lambda: _frame([], TREND_COLUMNS))
+    alerts: pd.DataFrame = field(default_factory=lambda: _frame([], ALERT_COLUMNS))
+    bands: pd.DataFrame = field(default_factory=lambda: _frame([], STATS_COLUMNS))
+    query_ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.pairs
+
+
+def time_range(status: pd.DataFrame, pair: str, range_key: str, anchor: str, now: datetime
+               ) -> tuple[datetime, datetime]:
+    """[start, end] of a refresh: `range_key` long, ending now or at the pair's latest tick."""
+    span = RANGES.get(range_key, RANGES["1h"])
+    end = utc_naive(now)
+    if anchor == "latest":
+        row = status[status["pair"] == pair]
+        if len(row) and pd.notna(row["last_ts"].iloc[0]):
+            end = utc_naive(row["last_ts"].iloc[0]) + timedelta(seconds=1)
+    return end - span, end
+
+
+def load_snapshot(source: DataSource, pair: str | None, range_key: str = "1h", anchor: str = "latest",
+                  now: datetime | None = None) -> Snapshot:
+    """Read everything one refresh shows. `now` is taken at call time (never frozen at start-up).
+
+    A source that cannot be reached yields an empty snapshot whose `error` says what to do.
+    """
+    from fxwatch.errors import FxwatchError
+
+    now = utc_naive(now or datetime.now(timezone.utc))
+    t0 = time.perf_counter()
+    try:
+        status = source.pair_status()
+    except FxwatchError as exc:
+        return Snapshot(now=now, pairs=[], status=_frame([], STATUS_COLUMNS), error=str(exc))
+    except Exception as exc:  # a missing table, a timeout: show it instead of a dead page
+        return Snapshot(now=now, pairs=[], status=_frame([], STATUS_COLUMNS),
+                        error=f"{source.describe()}: {type(exc).__name__}: {exc} — "
+                              "run `fxwatch stack up` (it also creates the schema)")
+    pairs = [p for p in status["pair"].tolist() if isinstance(p, str)]
+    snap = Snapshot(now=now, pairs=pairs, status=status)
+    if not pairs:
+        snap.query_ms = (time.perf_counter() - t0) * 1000
+        return snap
+    snap.pair = pair if pair in pairs else pairs[0]
+    snap.start, snap.end = time_range(status, snap.pair, range_key, anchor, now)
+    try:
+        snap.quotes = source.quotes(snap.pair, snap.start, snap.end)
+        snap.trends = source.trends(snap.pair, snap.start, snap.end)
+        snap.alerts = source.alerts(snap.start, snap.end, snap.pair)
+        hours = {hour_of_week(snap.start + timedelta(hours=h))
+                 for h in range(int((snap.end - snap.start).total_seconds() // 3600) + 1)}
+        hours.add(hour_of_week(snap.end))
+        snap.bands = source.bands(snap.pair, sorted(hours))
+    except Exception as exc:
+        snap.error = f"{source.describe()}: {type(exc).__name__}: {exc}"
+    snap.query_ms = (time.perf_counter() - t0) * 1000
+    return snap

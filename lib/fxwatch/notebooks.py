@@ -1,0 +1,262 @@
+"""Numbered notebooks as tested jobs: pair .py/.ipynb with jupytext, check them, run them with papermill.
+
+The jupytext `py:percent` file is the source of truth (it is what reviews read); its `.ipynb` twin is
+generated from it without outputs, with the project's kernel (`fxwatch`) in its metadata and a
+jupytext pairing, so JupyterLab opens either and saves both. `run_notebooks` executes the notebooks
+in order with papermill into `runs/notebooks/<timestamp>/`, stops at the first failing cell and
+names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+from fxwatch.errors import FxwatchError
+
+__all__ = [
+    "KERNEL",
+    "KERNELSPEC",
+    "NotebookResult",
+    "TEST_PARAMETERS",
+    "check_notebooks",
+    "code_cells",
+    "kernel_installed",
+    "notebook_parameters",
+    "numbered_notebooks",
+    "read_py",
+    "run_notebooks",
+    "sync_notebooks",
+]
+
+KERNEL = "fxwatch"
+KERNELSPEC = {"display_name": "Python (fxwatch)", "language": "python", "name": KERNEL}
+NUMBERED = re.compile(r"^(\d\d)-[\w.-]+\.py$")
+
+# Small parameters per notebook (by number) for `fxwatch notebooks run` and the test suite: each run
+# must take a minute or two on the local stack. Names a notebook does not declare are dropped
+# (with a note), so a renamed parameter shows up in the run log instead of failing silently.
+TEST_PARAMETERS: dict[str, dict[str, object]] = {
+    "00": {"max_ticks": 3000, "dashboard_port": 18060, "idle_seconds": 10.0},
+    "01": {"max_ticks": 2000, "max_seconds": 30.0, "live": False},
+    "02": {},
+    "03": {"max_ticks": 3000, "idle_seconds": 10.0},
+    "04": {"max_ticks": 3000, "idle_seconds": 10.0},
+    "05": {"lookback_days": 2},
+    "06": {"dashboard_port": 18061, "seed_demo": True},
+    "07": {"max_ticks": 3000},
+}
+
+
+def numbered_notebooks(directory: Path, only: Iterable[str] | None = None) -> list[Path]:
+    """The `NN-topic.py` files of `directory`, in order; `only` keeps those whose NN or stem match."""
+    paths = sorted(p for p in Path(directory).glob("*.py") if NUMBERED.match(p.name))
+    if only:
+        wanted = set(only)
+        paths = [p for p in paths if p.stem in wanted or p.name[:2] in wanted or p.name in wanted]
+    return paths
+
+
+def read_py(path: Path):
+    """The notebook of a py:percent file, with the fxwatch kernel and the jupytext pairing set."""
+    import jupytext
+
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def code_cells(nb) -> list[str]:
+    """The sources of a notebook's code cells, stripped (what must agree between .py and .ipynb)."""
+    return [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+
+
+def sync_notebooks(directory: Path, echo: Callable[[str], None] = print) -> list[Path]:
+    """Write every `NN-*.ipynb` from its `.py` (outputs stripped); returns the files that changed."""
+    import jupytext
+
+    changed = []
+    for py in numbered_notebooks(directory):
+        ipynb = py.with_suffix(".ipynb")
+        nb = read_py(py)
+        text = jupytext.writes(nb, fmt="ipynb")
+        if not ipynb.exists() or ipynb.read_text(encoding="utf-8") != text:
+            ipynb.write_text(text, encoding="utf-8")
+            changed.append(ipynb)
+            echo(f"wrote {ipynb.name}")
+    return changed
+
+
+def check_notebooks(directory: Path) -> list[str]:
+    """Problems that would make the notebooks rot or leak: empty list when all is well."""
+    import nbformat
+
+    problems: list[str] = []
+    pys = numbered_notebooks(directory)
+    if not pys:
+        problems.append(f"no numbered notebooks (NN-topic.py) in {directory}")
+    for py in pys:
+        ipynb = py.with_suffix(".ipynb")
+        if not ipynb.exists():
+            problems.append(f"{py.name} has no {ipynb.name}: run `fxwatch notebooks sync`")
+            continue
+        nb = nbformat.read(ipynb, as_version=4)
+        if code_cells(nb) != code_cells(read_py(py)):
+            problems.append(f"{ipynb.name} and {py.name} differ: run `fxwatch notebooks sync`")
+        for i, c in enumerate(nb.cells):
+            if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")):
+                problems.append(f"{ipynb.name} cell {i} carries outputs: run `fxwatch notebooks sync`")
+                break
+        if nb.metadata.get("kernelspec", {}).get("name") != KERNEL:
+            problems.append(f"{ipynb.name} does not use the {KERNEL!r} kernel: run `fxwatch notebooks sync`")
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        if len(tagged) != 1:
+            problems.append(f"{py.name} has {len(tagged)} cells tagged `parameters` (needs exactly one: "
+                            "`# %% tags=[\"parameters\"]`)")
+    for ipynb in sorted(Path(directory).glob("[0-9][0-9]-*.ipynb")):
+        if not ipynb.with_suffix(".py").exists():
+            problems.append(f"{ipynb.name} has no {ipynb.with_suffix('.py').name}: pair it "
+                            "(`jupytext --to py:percent`) or delete it")
+    return problems
+
+
+def notebook_parameters(path: Path) -> dict[str, dict]:
+    """The parameters a notebook (.py or .ipynb) declares: name -> papermill's name, type, default, help."""
+    import tempfile
+
+    import jupytext
+    import papermill
+
+    if Path(path).suffix != ".py":
+        return dict(papermill.inspect_notebook(str(path)))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_nb = Path(tmp) / Path(path).with_suffix(".ipynb").name
+        jupytext.write(read_py(path), tmp_nb, fmt="ipynb")
+        return dict(papermill.inspect_notebook(str(tmp_nb)))
+
+
+def kernel_installed(name: str = KERNEL) -> bool:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return name in KernelSpecManager().find_kernel_specs()
+
+
+@dataclass
+class NotebookResult:
+    """The outcome of one notebook run."""
+
+    name: str
+    output: Path
+    ok: bool
+    seconds: float
+    parameters: dict = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    failed_cell: int | None = None
+    failed_source: str = ""
+    error: str = ""
+
+    def line(self) -> str:
+        if self.ok:
+            return f"ok    {self.name}  {self.seconds:6.1f} s  -> {self.output}"
+        first = self.failed_source.strip().splitlines()[0] if self.failed_source.strip() else ""
+        where = f"cell {self.failed_cell} (`{first[:70]}`)" if self.failed_cell is not None else "start-up"
+        return f"FAIL  {self.name}  {self.seconds:6.1f} s  at {where}: {self.error}  -> {self.output}"
+
+
+@contextmanager
+def _environ(overrides: Mapping[str, str] | None) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in (overrides or {})}
+    os.environ.update(overrides or {})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_one(py: Path, out_dir: Path, parameters: Mapping[str, object] | None = None,
+            kernel: str = KERNEL, cell_timeout: float = 600, env: Mapping[str, str] | None = None,
+            log_output: bool = False) -> NotebookResult:
+    """Execute one notebook (converted from its .py) with papermill into `out_dir/<name>.ipynb`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / py.with_suffix(".ipynb").name
+    declared = notebook_parameters(py)
+    given = dict(parameters or {})
+    used = {k: v for k, v in given.items() if k in declared}
+    ignored = sorted(set(given) - set(used))
+    result = NotebookResult(py.stem, output, ok=False, seconds=0.0, parameters=used, ignored=ignored)
+    t0 = time.monotonic()
+    try:
+        with _environ(env):
+            papermill.execute_notebook(
+                read_py(py), str(output), parameters=used, kernel_name=kernel, language="python",
+                progress_bar=False, log_output=log_output, cwd=str(py.parent),
+                execution_timeout=cell_timeout, start_timeout=120,
+            )
+        result.ok = True
+    except PapermillExecutionError as exc:
+        result.failed_cell = exc.cell_index
+        result.failed_source = exc.source or ""
+        result.error = f"{exc.ename}: {str(exc.evalue)[:300]}"
+    except Exception as exc:  # kernel died, timeout, missing kernel
+        result.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if "No such kernel" in str(exc) or "NoSuchKernel" in type(exc).__name__:
+            result.error += (f" — install the kernel: {Path(os.sys.executable).parent}/python -m ipykernel "
+                             f"install --sys-prefix --name {KERNEL} --display-name \"Python (fxwatch)\"")
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def run_notebooks(directory: Path, runs_dir: Path, only: Iterable[str] | None = None,
+                  parameters: Mapping[str, Mapping[str, object]] | None = None, keep_going: bool = False,
+                  env: Mapping[str, str] | None = None, echo: Callable[[str], None] = print,
+                  stamp: str | None = None) -> list[NotebookResult]:
+    """Execute the numbered notebooks in order into `runs_dir/notebooks/<timestamp>/`.
+
+    Stops at the first failure unless `keep_going`. `parameters` maps a notebook number ("03") to
+    its parameters; the default is TEST_PARAMETERS.
+    """
+    if not kernel_installed():
+        raise FxwatchError(
+            f"the Jupyter kernel {KERNEL!r} is not installed: run `make setup` (or `.venv/bin/python -m "
+            f"ipykernel install --sys-prefix --name {KERNEL} --display-name \"Python (fxwatch)\"`)")
+    notebooks = numbered_notebooks(directory, only)
+    if not notebooks:
+        raise FxwatchError(f"no notebooks matched {list(only or [])} in {directory}: "
+                           "names are NN-topic.py, select them by NN or stem")
+    params = TEST_PARAMETERS if parameters is None else parameters
+    stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = Path(runs_dir) / "notebooks" / stamp
+    results = []
+    for py in notebooks:
+        echo(f"run   {py.stem} …")
+        res = run_one(py, out_dir, params.get(py.name[:2], {}), env=env)
+        if res.ignored:
+            echo(f"note  {py.stem} does not declare {', '.join(res.ignored)}: ignored")
+        echo(res.line())
+        results.append(res)
+        if not res.ok and not keep_going:
+            break
+    (out_dir / "summary.json").write_text(json.dumps(
+        [{"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1), "parameters": r.parameters,
+          "failed_cell": r.failed_cell, "error": r.error} for r in results], indent=2, default=str))
+    return results
