@@ -131,3 +131,13 @@ def test_pace_without_speed_never_sleeps_and_rejects_nonsense():
 def test_missing_file_says_so():
     with pytest.raises(FxwatchError, match="no such file"):
         list(read_file("/nonexistent/ticks.csv"))
+
+
+def test_gzipped_files_are_read(tmp_path):
+    import gzip
+
+    f = tmp_path / "EURUSD-2016-05.csv.gz"
+    with gzip.open(f, "wt") as fh:
+        fh.write("EUR/USD,20160502 00:00:00.959,1.14601,1.14605\n")
+    assert detect_format(f) == "truefx"
+    assert list(read_file(f, now=NOW)) == [Quote("EUR/USD", 1462147200959, 1.14601, 1.14605, "truefx-history")]
