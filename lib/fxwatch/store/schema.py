@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fxwatch.config import Settings
 
-__all__ = ["TABLES", "init_schema", "keyspace_cql"]
+__all__ = ["TABLES", "ADDED_COLUMNS", "init_schema", "keyspace_cql"]
 
 # Partition keys bound partition size (pair x UTC day); clustering keys make every write
 # deterministic, so a replayed micro-batch overwrites its own rows instead of adding new ones.
@@ -56,8 +56,15 @@ TABLES: dict[str, str] = {
     "pair_status": """
         CREATE TABLE IF NOT EXISTS {ks}.pair_status (
             pair text PRIMARY KEY, last_ts timestamp, bid double, ask double,
-            ticks_seen bigint, updated_at timestamp
+            ticks_seen bigint, updated_at timestamp, writer text, last_batch bigint
         )""",
+}
+
+# Columns added after a table was first created: `init_schema` adds them to older keyspaces.
+# pair_status.writer/last_batch: the stream (checkpoint) and micro-batch that last counted ticks, so a
+# replayed batch does not count twice.
+ADDED_COLUMNS: dict[str, list[str]] = {
+    "pair_status": ["writer text", "last_batch bigint"],
 }
 
 
@@ -79,7 +86,21 @@ def init_schema(settings: Settings, session=None) -> list[str]:
         session.execute(keyspace_cql(settings), timeout=60)
         for cql in TABLES.values():
             session.execute(cql.format(ks=settings.keyspace), timeout=60)
+        _add_missing_columns(settings, session)
         return list(TABLES)
     finally:
         if cluster is not None:
             cluster.shutdown()
+
+
+def _add_missing_columns(settings: Settings, session) -> None:
+    """ALTER TABLE ... ADD for every ADDED_COLUMNS entry the table lacks."""
+    for table, columns in ADDED_COLUMNS.items():
+        rows = session.execute(
+            "SELECT column_name FROM system_schema.columns WHERE keyspace_name=%s AND table_name=%s",
+            (settings.keyspace, table),
+        )
+        have = {r.column_name for r in rows}
+        for spec in columns:
+            if spec.split()[0] not in have:
+                session.execute(f"ALTER TABLE {settings.keyspace}.{table} ADD {spec}", timeout=60)

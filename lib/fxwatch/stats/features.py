@@ -1,0 +1,30 @@
+"""Window features shared by the stats job and the streaming rule: hour of week and metric names."""
+
+from __future__ import annotations
+
+__all__ = ["METRICS", "hour_of_week", "unpivot_metrics"]
+
+# metric name in fxwatch.stats -> column of a 1-minute window row (trends.window_stats output)
+METRICS: dict[str, str] = {
+    "ret_std": "ret_std",  # std of tick log returns inside the window (volatility)
+    "spread": "spread_avg",  # mean spread (ask - bid) in price units
+    "ticks": "ticks",  # tick count (0 for an empty window: gaps count)
+    "mid": "mid_avg",  # price level
+}
+
+
+def hour_of_week(ts_col):
+    """0..167, Monday 00:00 UTC = 0 (Spark's dayofweek: Sunday = 1)."""
+    from pyspark.sql import functions as F
+
+    return (((F.dayofweek(ts_col) + 5) % 7) * 24 + F.hour(ts_col)).cast("int")
+
+
+def unpivot_metrics(df, ids):
+    """Window rows -> (ids..., metric, value) rows, one per METRICS entry (NULL values dropped)."""
+    from pyspark.sql import functions as F
+
+    pairs = F.array(*[F.struct(F.lit(m).alias("metric"), F.col(c).cast("double").alias("value"))
+                      for m, c in METRICS.items()])
+    return (df.select(*ids, F.explode(pairs).alias("mv"))
+            .select(*ids, "mv.metric", "mv.value").where("value IS NOT NULL AND NOT isnan(value)"))

@@ -1,0 +1,232 @@
+"""Wiring: start the quotes, trends and anomaly queries with checkpoints; run until idle or forever."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Iterable
+
+from fxwatch.config import Settings
+from fxwatch.errors import FxwatchError
+from fxwatch.stream.anomalies import classic_alerts, detect_ticks, tick_alerts, window_features
+from fxwatch.stream.read import accepted, read_records
+from fxwatch.stream.sinks import QuotesBatchWriter, start_foreach_batch, write_alerts, write_trends
+from fxwatch.stream.stats_bounds import StatsBounds
+from fxwatch.stream.trends import build_trends
+
+__all__ = ["QUERIES", "expand_queries", "checkpoint_root", "TrendsWriter", "ClassicWriter", "AlertsWriter",
+           "start_pipeline", "run_pipeline"]
+
+# "anomalies" = the classic windowed rule + the tick-level detectors (two queries).
+QUERIES = ("quotes", "trends", "classic", "detectors")
+_ALIASES = {"anomalies": ("classic", "detectors")}
+
+
+def expand_queries(names: Iterable[str]) -> list[str]:
+    """'quotes,trends,anomalies' names -> the query list, in QUERIES order."""
+    wanted: set[str] = set()
+    for n in names:
+        n = n.strip()
+        if not n:
+            continue
+        if n in _ALIASES:
+            wanted.update(_ALIASES[n])
+        elif n in QUERIES:
+            wanted.add(n)
+        else:
+            raise FxwatchError(f"unknown query {n!r}: choose among {', '.join(QUERIES + tuple(_ALIASES))}")
+    return [q for q in QUERIES if q in wanted]
+
+
+def checkpoint_root(settings: Settings) -> Path:
+    """Checkpoints of this keyspace + topic: <checkpoint_dir>/<keyspace>/<topic>/<query>."""
+    topic = re.sub(r"[^\w.-]", "_", settings.quotes_topic)
+    return settings.checkpoint_dir / settings.keyspace / topic
+
+
+class _Writer:
+    def __init__(self):
+        self.batches = 0
+        self.rows = 0
+        self.timings: list[float] = []
+
+    def _done(self, t0: float, rows: int) -> None:
+        self.batches += 1
+        self.rows += rows
+        self.timings.append(time.perf_counter() - t0)
+
+
+class TrendsWriter(_Writer):
+    """foreachBatch of the trends query (update mode): upsert the windows that changed."""
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def __call__(self, df, batch_id: int) -> None:
+        t0 = time.perf_counter()
+        self._done(t0, write_trends(df, self.settings))
+
+
+class ClassicWriter(_Writer):
+    """foreachBatch of the classic rule (append mode: final windows only) against the latest stats."""
+
+    def __init__(self, settings: Settings, bounds: StatsBounds, kafka: bool = True):
+        super().__init__()
+        self.settings, self.bounds, self.kafka = settings, bounds, kafka
+        self.alerts = 0
+        self.versions_seen: list[str] = []
+
+    def __call__(self, df, batch_id: int) -> None:
+        t0 = time.perf_counter()
+        version, bounds = self.bounds.current(df.sparkSession)
+        if version and (not self.versions_seen or self.versions_seen[-1] != version):
+            self.versions_seen.append(version)
+        n = 0
+        if bounds is not None:
+            n = len(write_alerts(classic_alerts(df, bounds), self.settings, kafka=self.kafka))
+        self.alerts += n
+        self._done(t0, n)
+
+
+class AlertsWriter(_Writer):
+    """foreachBatch of the tick-detector query: verdict rows -> alerts table and topic."""
+
+    def __init__(self, settings: Settings, kafka: bool = True):
+        super().__init__()
+        self.settings, self.kafka = settings, kafka
+
+    def __call__(self, df, batch_id: int) -> None:
+        t0 = time.perf_counter()
+        self._done(t0, len(write_alerts(tick_alerts(df), self.settings, kafka=self.kafka)))
+
+
+def _preflight(settings: Settings) -> None:
+    """Fail fast, with the fix, when Cassandra or Kafka is not there."""
+    from fxwatch.stream.cassandra_io import process_session
+
+    process_session(settings)
+    from fxwatch.bus.topics import ensure_topics
+
+    ensure_topics(settings)  # FxwatchError naming the fix when no broker answers
+
+
+def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anomalies"), until_idle: bool = False,
+                   starting_offsets: str = "earliest", max_offsets_per_trigger: int | None = None,
+                   trigger_seconds: float = 1.0, watermark: str = "30 seconds", stats_refresh_seconds: float = 30.0,
+                   checkpoints: Path | None = None, kafka_alerts: bool = True, detectors_factory=None,
+                   cross=None):
+    """Start the selected queries; returns {name: (StreamingQuery, writer)}."""
+    from fxwatch.detect.bank import default_cross
+
+    names = expand_queries(queries)
+    root = Path(checkpoints) if checkpoints else checkpoint_root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    started: dict[str, tuple] = {}
+
+    def records():
+        return read_records(spark, settings, starting_offsets, max_offsets_per_trigger)
+
+    try:
+        for name in names:
+            cp = str(root / name)
+            if name == "quotes":
+                w = QuotesBatchWriter(settings, writer=cp)
+                q = start_foreach_batch(records(), w, cp, f"quotes-{settings.quotes_topic}", until_idle,
+                                        trigger_seconds=trigger_seconds)
+            elif name == "trends":
+                w = TrendsWriter(settings)
+                q = start_foreach_batch(build_trends(accepted(records()), watermark=watermark), w, cp,
+                                        f"trends-{settings.quotes_topic}", until_idle, "update", trigger_seconds)
+            elif name == "classic":
+                w = ClassicWriter(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds), kafka_alerts)
+                q = start_foreach_batch(window_features(accepted(records()), watermark=watermark), w, cp,
+                                        f"classic-{settings.quotes_topic}", until_idle, "append", trigger_seconds)
+            else:
+                w = AlertsWriter(settings, kafka_alerts)
+                verdicts = detect_ticks(accepted(records()), detectors_factory, cross or default_cross)
+                q = start_foreach_batch(verdicts, w, cp, f"detectors-{settings.quotes_topic}", until_idle,
+                                        "append", trigger_seconds)
+            started[name] = (q, w)
+    except Exception:
+        for q, _ in started.values():
+            q.stop()
+        raise
+    return started
+
+
+def _failure(name: str, exc) -> FxwatchError:
+    text = str(exc)
+    m = re.search(r"FxwatchError: ([^\n]+)", text)
+    if m:
+        return FxwatchError(f"query {name}: {m.group(1)}")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return FxwatchError(f"query {name} failed: {first[:300]} — fix the cause and rerun; it resumes from its checkpoint")
+
+
+def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("quotes", "trends", "anomalies"),
+                 timeout: float | None = None, max_restarts: int = 3, **options) -> dict:
+    """Run the pipeline; with until_idle, process everything available (AvailableNow) and return.
+
+    Returns {"queries": {name: {batches, rows, seconds, batch_seconds}}, "quotes", "rejected",
+    "trend_rows", "alerts", "elapsed_s", "ticks_per_s"}. Without until_idle runs until interrupted
+    (or `timeout`), restarting a failed query up to `max_restarts` times with back-off.
+    Note: with AvailableNow the newest windows stay open until later data move the watermark past
+    them; trends rows of open windows are already written (update mode) and are overwritten as they
+    grow; the classic rule only ever judges closed windows, so it reports them on a later run.
+    """
+    _preflight(settings)
+    t0 = time.perf_counter()
+    started = start_pipeline(spark, settings, queries, until_idle, **options)
+    restarts = 0
+    try:
+        if until_idle:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for name, (q, _) in started.items():
+                left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+                try:
+                    done = q.awaitTermination(left) if left is not None else (q.awaitTermination() or True)
+                except Exception as exc:
+                    raise _failure(name, exc) from None
+                if not done:
+                    raise FxwatchError(f"query {name} did not finish within {timeout} s: raise --timeout or check the logs")
+        else:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while deadline is None or time.monotonic() < deadline:
+                for name, (q, w) in list(started.items()):
+                    if q.isActive:
+                        continue
+                    exc = q.exception()
+                    if exc is None:
+                        continue
+                    restarts += 1
+                    if restarts > max_restarts:
+                        raise _failure(name, exc)
+                    time.sleep(min(2 ** restarts, 30))  # back-off before resuming from the checkpoint
+                    started[name] = start_pipeline(spark, settings, [name], until_idle, **options)[name]
+                try:
+                    spark.streams.awaitAnyTermination(1)
+                except Exception:
+                    pass  # handled above on the next pass: the failed query is restarted or reported
+                spark.streams.resetTerminated()
+    finally:
+        for q, _ in started.values():
+            if q.isActive:
+                q.stop()
+    elapsed = time.perf_counter() - t0
+    out: dict = {"queries": {}, "elapsed_s": elapsed, "restarts": restarts}
+    for name, (q, w) in started.items():
+        out["queries"][name] = {"batches": w.batches if hasattr(w, "batches") else w.counts["batches"],
+                                "rows": getattr(w, "rows", None), "batch_seconds": list(w.timings)}
+    if "quotes" in started:
+        w = started["quotes"][1]
+        out["quotes"], out["rejected"] = w.counts["quotes"], w.counts["rejected"]
+        out["queries"]["quotes"]["rows"] = w.counts["quotes"]
+        out["ticks_per_s"] = w.counts["quotes"] / elapsed if elapsed else 0.0
+    if "trends" in started:
+        out["trend_rows"] = started["trends"][1].rows
+    out["alerts"] = sum(started[n][1].rows for n in ("classic", "detectors") if n in started)
+    if "classic" in started:
+        out["stats_versions_seen"] = started["classic"][1].versions_seen
+    return out

@@ -1,0 +1,149 @@
+"""Read the quotes topic into Spark: parse the JSON wire form, validate, keep Kafka coordinates."""
+
+from __future__ import annotations
+
+from fxwatch.config import Settings
+from fxwatch.schema import CURRENCIES, MAX_FUTURE_SKEW_MS, MIN_TS_MS, WIRE_VERSION, Reason, spark_schema
+
+__all__ = [
+    "QUOTE_COLUMNS",
+    "read_kafka",
+    "parse_records",
+    "accepted",
+    "rejected",
+    "read_records",
+    "read_quotes",
+    "dlq_json",
+]
+
+# Columns of an accepted quote as every downstream transform sees it.
+QUOTE_COLUMNS = [
+    "pair", "ts", "ts_ms", "bid", "ask", "mid", "spread", "source", "low", "high", "open",
+    "partition", "offset", "kafka_ts",
+]
+
+_REQUIRED = ("pair", "ts", "bid", "ask", "src")
+_PRICES = ("bid", "ask", "low", "high", "open")
+
+
+def read_kafka(spark, settings: Settings, topic: str | None = None, starting_offsets: str = "earliest",
+               max_offsets_per_trigger: int | None = None):
+    """The raw Kafka stream of a topic (key, value, topic, partition, offset, timestamp)."""
+    reader = (
+        spark.readStream.format("kafka")
+        .options(**settings.spark_kafka_options())
+        .option("subscribe", topic or settings.quotes_topic)
+        .option("startingOffsets", starting_offsets)
+        .option("failOnDataLoss", "false")  # retention may delete unread data: skip it, don't die
+    )
+    if max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
+    return reader.load()
+
+
+def _reason(j, now_ms_col):
+    """A Column: NULL for an acceptable quote, else '<code>: <detail>' (schema.Reason codes)."""
+    from pyspark.sql import functions as F
+
+    all_null = None
+    for name in ("v",) + _REQUIRED:
+        c = j[name].isNull()
+        all_null = c if all_null is None else (all_null & c)
+    rule = F.when(all_null, F.lit(f"{Reason.UNPARSEABLE}: not a JSON quote object"))
+    rule = rule.when(j["v"] != WIRE_VERSION, F.concat(
+        F.lit(f"{Reason.UNPARSEABLE}: unsupported wire version "), j["v"].cast("string")))
+    for name in ("v",) + _REQUIRED:
+        rule = rule.when(j[name].isNull(), F.lit(f"{Reason.UNPARSEABLE}: field '{name}' missing or of the wrong type"))
+    currencies = F.array(*[F.lit(c) for c in sorted(CURRENCIES)])
+    base, quote = F.substring(j["pair"], 1, 3), F.substring(j["pair"], 5, 3)
+    rule = rule.when(~j["pair"].rlike("^[A-Z]{3}/[A-Z]{3}$"), F.concat(
+        F.lit(f"{Reason.BAD_PAIR}: '"), j["pair"], F.lit("' is not of the form 'EUR/USD'")))
+    rule = rule.when(base == quote, F.concat(F.lit(f"{Reason.BAD_PAIR}: '"), j["pair"], F.lit("' has the same currency twice")))
+    rule = rule.when(~F.array_contains(currencies, base) | ~F.array_contains(currencies, quote), F.concat(
+        F.lit(f"{Reason.BAD_PAIR}: unknown currency in '"), j["pair"], F.lit("'")))
+    for name in _PRICES:
+        value = j[name]
+        bad = value.isNotNull() & (F.isnan(value) | (value <= 0) | (F.abs(value) == float("inf")))
+        rule = rule.when(bad, F.concat(F.lit(f"{Reason.BAD_PRICE}: {name}="), value.cast("string"),
+                                       F.lit(" is not a finite positive number")))
+    rule = rule.when(j["ts"] < MIN_TS_MS, F.concat(
+        F.lit(f"{Reason.BAD_TS}: "), j["ts"].cast("string"), F.lit(" is before 1990-01-01 (seconds instead of ms?)")))
+    rule = rule.when(j["ts"] > now_ms_col + MAX_FUTURE_SKEW_MS, F.concat(
+        F.lit(f"{Reason.FUTURE_TS}: "), j["ts"].cast("string"), F.lit(" is ahead of the clock")))
+    return rule
+
+
+def parse_records(raw):
+    """Raw Kafka rows -> one row per record: quote columns, Kafka coordinates, `raw` text and `reason`.
+
+    `reason` is NULL for an accepted quote; for a rejected record it says why, and the quote
+    columns may be NULL. Event time `ts` is a TimestampType with the milliseconds kept.
+    """
+    from pyspark.sql import functions as F
+
+    j = F.col("j")
+    now_ms = F.unix_millis(F.current_timestamp())
+    return (
+        raw
+        # text and parsed struct (PERMISSIVE: a bad field becomes NULL, a bad document all-NULL)
+        .select(
+            F.col("value").cast("string").alias("raw"),
+            F.from_json(F.col("value").cast("string"), spark_schema()).alias("j"),
+            "partition", "offset", F.col("timestamp").alias("kafka_ts"),
+        )
+        .withColumn("reason", _reason(j, now_ms))
+        # flat quote columns; event time as a millisecond timestamp
+        .select(
+            j["pair"].alias("pair"),
+            F.timestamp_millis(j["ts"]).alias("ts"),
+            j["ts"].alias("ts_ms"),
+            j["bid"].alias("bid"),
+            j["ask"].alias("ask"),
+            ((j["bid"] + j["ask"]) / 2).alias("mid"),
+            (j["ask"] - j["bid"]).alias("spread"),
+            j["src"].alias("source"),
+            j["low"].alias("low"), j["high"].alias("high"), j["open"].alias("open"),
+            "partition", "offset", "kafka_ts", "raw", "reason",
+        )
+    )
+
+
+def accepted(records):
+    """The acceptable quotes of `parse_records` output (QUOTE_COLUMNS)."""
+    return records.where("reason IS NULL").select(*QUOTE_COLUMNS)
+
+
+def rejected(records):
+    """The rejected records of `parse_records` output (raw text, reason, Kafka coordinates)."""
+    return records.where("reason IS NOT NULL").select("raw", "reason", "source", "partition", "offset", "kafka_ts")
+
+
+def read_records(spark, settings: Settings, starting_offsets: str = "earliest",
+                 max_offsets_per_trigger: int | None = None):
+    """Every record of the quotes topic, parsed and validated (see parse_records)."""
+    return parse_records(read_kafka(spark, settings, starting_offsets=starting_offsets,
+                                    max_offsets_per_trigger=max_offsets_per_trigger))
+
+
+def read_quotes(spark, settings: Settings, starting_offsets: str = "earliest",
+                max_offsets_per_trigger: int | None = None):
+    """The accepted quotes of the quotes topic as a streaming DataFrame (QUOTE_COLUMNS)."""
+    return accepted(read_records(spark, settings, starting_offsets, max_offsets_per_trigger))
+
+
+def dlq_json(rejects):
+    """Rejected records -> Kafka rows (key, value) in the DLQ JSON form of fxwatch.schema.BadLine."""
+    from pyspark.sql import functions as F
+
+    origin = F.concat(F.lit("kafka:"), F.col("partition").cast("string"), F.lit(":"), F.col("offset").cast("string"))
+    return rejects.select(
+        F.lit(None).cast("string").alias("key"),
+        F.to_json(F.struct(
+            F.lit(WIRE_VERSION).alias("v"),
+            F.coalesce(F.col("raw"), F.lit("")).alias("raw"),
+            F.col("reason"),
+            F.lit("spark").alias("src"),
+            F.unix_millis(F.current_timestamp()).alias("ts"),
+            origin.alias("origin"),
+        )).alias("value"),
+    )
