@@ -35,7 +35,7 @@
 # Crossed or locked quotes (bid ≥ ask) are *valid data*: they are kept and flagged later by detectors.
 
 # %% tags=["parameters"]
-samples_dir: str = "../data/samples"  # folder of the sample tick files
+samples_dir: str = ""  # folder of the sample tick files (empty: data/samples of the checkout)
 truefx_seconds: float = 3.0  # how long to poll TrueFX when credentials are set
 synthetic_hours: float = 1.0  # length of the synthetic series to generate
 synthetic_seed: int = 7  # random seed of the synthetic generator
@@ -55,8 +55,8 @@ from fxwatch.sources.replay import read_file, read_files
 from fxwatch.sources.synthetic import SyntheticConfig, generate
 from fxwatch.sources.truefx import TrueFXClient
 
-samples = Path(samples_dir)
 settings = Settings.from_env()
+samples = Path(samples_dir) if samples_dir else settings.samples_dir
 have_truefx = bool(os.environ.get("TRUEFX_USER"))
 
 
@@ -101,8 +101,8 @@ real.groupby("src").agg(ticks=("ts", "size"), crossed_or_locked=("crossed", "sum
 # %%
 fig = go.Figure()
 for src, g in real.groupby("src"):
-    g = g.iloc[::5]
-    fig.add_scatter(x=g["time"], y=(g["bid"] + g["ask"]) / 2, mode="lines", name=src)
+    mid = ((g["bid"] + g["ask"]) / 2).set_axis(g["time"]).resample("1s").last().dropna()  # 1 s is enough here
+    fig.add_scatter(x=mid.index, y=mid.values, mode="lines", name=src)
 fig.update_layout(title="EUR/USD mid around the ECB press conference (2014-05-08, UTC)", height=380)
 fig
 

@@ -32,7 +32,7 @@
 # %% tags=["parameters"]
 bootstrap: str = "127.0.0.1:9092"  # Kafka brokers
 topic_suffix: str = "-nb02"  # appended to the topic names, so this demo does not mix with production topics
-sample_files: list = ["../data/samples/bad_lines.csv", "../data/samples/synthetic_ticks.csv"]  # files to produce
+sample_files: list = ["bad_lines.csv", "synthetic_ticks.csv"]  # files to produce, relative to data/samples
 limit: int = 20000  # at most this many records
 show: int = 5  # records to show from each topic
 
@@ -51,6 +51,7 @@ from fxwatch.sources.replay import limited, read_files
 base = Settings.from_env().with_(kafka_bootstrap=bootstrap)
 settings = base.with_(quotes_topic=base.quotes_topic + topic_suffix, dlq_topic=base.dlq_topic + topic_suffix,
                       alerts_topic=base.alerts_topic + topic_suffix)
+files = [settings.samples_dir / f for f in sample_files]
 pd.DataFrame([{"topic": s.name, "partitions": s.partitions, "key": s.key, **s.configs}
               for s in topic_specs(settings)])
 
@@ -68,7 +69,7 @@ ensure_topics(settings)
 # raises an error.
 
 # %%
-summary = produce(limited(read_files(sample_files), limit), settings)
+summary = produce(limited(read_files(files), limit), settings)
 print(summary)
 
 
