@@ -243,3 +243,18 @@ def test_credentials_come_from_the_environment_only():
     assert not TrueFXClient.from_settings(Settings.from_env({}, dotenv=None)).authenticated
     with pytest.raises(FxwatchError, match="both"):
         TrueFXClient("http://x", USER, None)
+
+
+def test_cli_truefx_source_polls_the_configured_url(fake):
+    import argparse
+
+    from fxwatch.bus import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["produce", "--source", "truefx", "--duration", "0.5s", "--pairs", "EUR/USD,USD/JPY"])
+    settings = Settings.from_env({"FXWATCH_TRUEFX_URL": fake.url}, dotenv=None)
+    items, _ = cli.build_source(args, settings)
+    quotes = list(items)
+    assert {q.pair for q in quotes} == {"EUR/USD", "USD/JPY"}
+    assert fake.requests[0]["c"] == "EUR/USD,USD/JPY" and "u" not in fake.requests[0]
