@@ -60,11 +60,19 @@ def test_quiet_on_calm_stream(cls):
 
 
 def test_crossed_and_locked():
-    qs = calm(300)
+    qs = calm(600)
     qs[200] = replace(qs[200], bid=qs[200].ask + 0.0001)
-    qs[250] = replace(qs[250], bid=qs[250].ask)
+    qs[400] = replace(qs[400], bid=qs[400].ask)  # ~100 s later: a new episode
     got = alerts(CrossedQuote(), qs)
-    assert [(v.ts_ms, v.score) for v in got] == [(qs[200].ts_ms, 1.0), (qs[250].ts_ms, 0.5)]
+    assert [(v.ts_ms, v.score) for v in got] == [(qs[200].ts_ms, 1.0), (qs[400].ts_ms, 0.5)]
+
+
+def test_crossed_storm_is_one_episode_but_escalation_alerts():
+    qs = calm(300)
+    storm = [replace(q, bid=q.ask) for q in qs[100:200]]  # 100 locked quotes in ~50 s
+    storm[50] = replace(storm[50], bid=storm[50].ask + 0.0001)  # one crossed inside the storm
+    got = alerts(CrossedQuote(), qs[:100] + storm + qs[200:])
+    assert [v.score for v in got] == [0.5, 1.0]
 
 
 def test_spread_blowout():

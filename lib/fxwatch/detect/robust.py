@@ -16,9 +16,9 @@ def median(xs) -> float:
 
 
 def robust_scale(xs, centre: float, floor: float = 0.0) -> float:
-    """1.4826*MAD, falling back to 1.2533*mean-absolute-deviation when MAD is 0 (discrete ticks)."""
+    """max(1.4826·MAD, ½·1.2533·mean |x − centre|, floor): MAD collapses on discrete tick returns."""
     dev = [abs(x - centre) for x in xs]
     mad = _MAD_TO_SIGMA * median(dev)
-    if mad <= 0.0:
-        mad = 1.2533 * sum(dev) / len(dev)
-    return mad if mad > floor else floor
+    mean_ad = 0.5 * 1.2533 * sum(dev) / len(dev)
+    s = mad if mad > mean_ad else mean_ad
+    return s if s > floor else floor

@@ -14,13 +14,13 @@ __all__ = ["SpreadBlowout"]
 class SpreadBlowout:
     """Alert when spread > k × rolling median spread (and > min_spread).
 
-    Defaults: window=1000 ticks, refresh=100, k=5.0, min_spread=0.0 (price units), min_ticks=100.
+    Defaults: window=1000 ticks, refresh=500 (median recomputed every 500 ticks), k=5.0, min_spread=0.0 (price units), min_ticks=100.
     Crossed/locked quotes (spread <= 0) are left to CrossedQuote.
     """
 
     name = "spread"
 
-    def __init__(self, window=1000, refresh=100, k=5.0, min_spread=0.0, min_ticks=100):
+    def __init__(self, window=1000, refresh=500, k=5.0, min_spread=0.0, min_ticks=100):
         self.k, self.refresh, self.min_spread, self.min_ticks = k, refresh, min_spread, min_ticks
         self.spreads: deque = deque(maxlen=window)
         self.med = None

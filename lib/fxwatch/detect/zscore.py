@@ -15,14 +15,14 @@ __all__ = ["RobustZScore"]
 class RobustZScore:
     """|r - median| / (1.4826·MAD) over the last returns; a spike that reverts is a bad tick.
 
-    Defaults: window=500 returns, refresh=50 (statistics recomputed every 50 ticks), k=8.0,
+    Defaults: window=500 returns, refresh=250 (median/MAD recomputed every 250 ticks), k=8.0,
     revert_ticks=3, revert_frac=0.5 (the reverse move must undo ≥50 % of the spike),
     min_ticks=100 before any verdict. A spike that does not revert is a jump: non-alert verdict.
     """
 
     name = "zscore"
 
-    def __init__(self, window=500, refresh=50, k=8.0, revert_ticks=3, revert_frac=0.5, min_ticks=100):
+    def __init__(self, window=500, refresh=250, k=8.0, revert_ticks=3, revert_frac=0.5, min_ticks=100):
         self.k, self.refresh, self.revert_ticks, self.revert_frac = k, refresh, revert_ticks, revert_frac
         self.min_ticks = min_ticks
         self.rets: deque = deque(maxlen=window)
