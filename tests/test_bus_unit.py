@@ -1,6 +1,5 @@
 """Producer and topic logic without a broker: routing, keys, DLQ, delivery checks, clear errors."""
 
-import json
 import socket
 import time
 from pathlib import Path

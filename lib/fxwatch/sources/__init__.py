@@ -4,7 +4,7 @@ Every source yields `Quote` or `BadLine` items (see `fxwatch.schema`), so the pr
 dead-letter what it cannot use instead of dropping it.
 """
 
-from fxwatch.sources.replay import detect_format, event_ts, pace, read_file, read_files
+from fxwatch.sources.replay import detect_format, event_ts, limited, pace, read_file, read_files
 from fxwatch.sources.synthetic import (
     EventLabel, SyntheticConfig, generate, read_labels, write_labels, write_ticks,
 )
@@ -13,6 +13,7 @@ from fxwatch.sources.truefx import TrueFXClient, parse_truefx_body, parse_truefx
 __all__ = [
     "detect_format",
     "event_ts",
+    "limited",
     "pace",
     "read_file",
     "read_files",

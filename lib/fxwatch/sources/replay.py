@@ -29,6 +29,7 @@ __all__ = [
     "lean_file_info",
     "event_ts",
     "pace",
+    "limited",
 ]
 
 FORMATS = ("truefx", "lean", "csv")
