@@ -31,7 +31,7 @@
 
 # %% tags=["parameters"]
 bootstrap: str = "127.0.0.1:9092"  # Kafka brokers
-topic_suffix: str = "-nb02"  # appended to the topic names, so this demo does not mix with production topics
+topic_suffix: str = ""  # appended to the topic names (e.g. "-demo" keeps a trial apart from the real topics)
 sample_files: list = ["bad_lines.csv", "synthetic_ticks.csv"]  # files to produce, relative to data/samples
 limit: int = 20000  # at most this many records
 show: int = 5  # records to show from each topic
