@@ -33,6 +33,9 @@ __all__ = [
     "numbered_notebooks",
     "read_py",
     "run_notebooks",
+    "run_one",
+    "scan_for_secrets",
+    "secret_values",
     "sync_notebooks",
 ]
 
@@ -45,8 +48,8 @@ NUMBERED = re.compile(r"^(\d\d)-[\w.-]+\.py$")
 # (with a note), so a renamed parameter shows up in the run log instead of failing silently.
 TEST_PARAMETERS: dict[str, dict[str, object]] = {
     "00": {"max_ticks": 3000, "dashboard_port": 18060, "idle_seconds": 10.0},
-    "01": {"max_ticks": 2000, "max_seconds": 30.0, "live": False},
-    "02": {},
+    "01": {"synthetic_hours": 0.1, "truefx_seconds": 1.0},
+    "02": {"limit": 2000},
     "03": {"max_ticks": 3000, "idle_seconds": 10.0},
     "04": {"max_ticks": 3000, "idle_seconds": 10.0},
     "05": {"lookback_days": 2},
@@ -72,7 +75,8 @@ def read_py(path: Path):
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"  # deterministic ids: `sync` rewrites nothing that did not change
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -256,7 +260,46 @@ def run_notebooks(directory: Path, runs_dir: Path, only: Iterable[str] | None = 
         results.append(res)
         if not res.ok and not keep_going:
             break
+    leaks = scan_for_secrets(out_dir, secret_values(env={**os.environ, **(env or {})}))
+    for path, name in leaks:
+        echo(f"LEAK  the value of {name} appears in {path}: remove what prints it, then delete the file")
+        for r in results:
+            if r.output == path:
+                r.ok, r.error = False, f"the value of {name} appears in the executed notebook"
     (out_dir / "summary.json").write_text(json.dumps(
         [{"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1), "parameters": r.parameters,
           "failed_cell": r.failed_cell, "error": r.error} for r in results], indent=2, default=str))
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets must never reach an executed notebook (they are kept as an audit trail)
+# --------------------------------------------------------------------------------------------
+SECRET_ENV = ("TRUEFX_PASSWORD", "CASSANDRA_PASSWORD", "KAFKA_SASL_PASSWORD")
+
+
+def secret_values(env: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> dict[str, str]:
+    """name -> value of the credentials set in `env` (default os.environ), plus `extra` names."""
+    env = os.environ if env is None else env
+    found = {}
+    for name in (*SECRET_ENV, *extra):
+        value = env.get(name)
+        if value and len(value) >= 4:  # shorter values would match by chance
+            found[name] = value
+    return found
+
+
+def scan_for_secrets(root: Path, secrets: Mapping[str, str]) -> list[tuple[Path, str]]:
+    """(file, secret name) for every file under `root` that contains a secret's value."""
+    hits = []
+    if not secrets or not Path(root).exists():
+        return hits
+    for path in sorted(Path(root).rglob("*")):
+        if not path.is_file() or path.suffix.lower() in {".png", ".jpg", ".jpeg", ".gif", ".parquet"}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="ignore")
+        except OSError:
+            continue
+        hits.extend((path, name) for name, value in secrets.items() if value in text)
+    return hits

@@ -108,10 +108,11 @@ def _add_band(fig: go.Figure, steps: pd.DataFrame, metric: str, unit: str = "") 
         return
     k = steps["k"].dropna().iloc[0]
     name = f"historical band: mean ± {k:g}·std of {metric}{unit}"
-    fig.add_trace(go.Scatter(x=steps["x"], y=steps["lo"], mode="lines", line={"width": 0},
+    edge = {"width": 0.8, "color": "rgba(110,110,110,0.45)", "dash": "dash"}
+    fig.add_trace(go.Scatter(x=steps["x"], y=steps["lo"], mode="lines", line=edge,
                              hoverinfo="skip", showlegend=False, legendgroup="band", connectgaps=False))
-    fig.add_trace(go.Scatter(x=steps["x"], y=steps["hi"], mode="lines", line={"width": 0},
-                             fill="tonexty", fillcolor="rgba(120,120,120,0.15)", name=name,
+    fig.add_trace(go.Scatter(x=steps["x"], y=steps["hi"], mode="lines", line=edge,
+                             fill="tonexty", fillcolor="rgba(120,120,120,0.10)", name=name,
                              legendgroup="band", hoverinfo="skip", connectgaps=False))
     fig.add_trace(go.Scatter(x=steps["x"], y=steps["mean"], mode="lines", name="historical mean",
                              line={"color": "rgba(90,90,90,0.6)", "dash": "dot", "width": 1},

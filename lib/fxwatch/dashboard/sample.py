@@ -58,7 +58,8 @@ def sample_frames(end: datetime, minutes: int = 30, pairs: tuple[str, ...] = ("E
         hours = {hour_of_week(start + timedelta(hours=h)) for h in range(int(minutes / 60) + 2)}
         for h in sorted(hours):
             stats.append({"pair": pair, "version": "2026-01-01", "hour_of_week": h, "metric": "mid",
-                          "n": 1000, "mean": float(np.mean(mid)), "std": float(np.std(mid[:spike])),
+                          "n": 1000, "mean": float(np.mean(mid)),
+                          "std": float(np.percentile(mid, 95) - np.percentile(mid, 5)) / 12,
                           "median": float(np.median(mid)), "mad": float(np.std(mid) / 1.4826)})
             stats.append({"pair": pair, "version": "2026-01-01", "hour_of_week": h, "metric": "spread",
                           "n": 1000, "mean": float(np.mean(spread)), "std": float(np.std(spread)),
