@@ -33,15 +33,19 @@ class TickRate:
         ts = q.ts_ms
         out = None
         self.ticks += 1
-        if self.last_ms is not None:
-            gap = ts - self.last_ms
-            if self.dt is not None and self.ticks > 100 and gap > self.min_gap_ms and gap > self.gap_k * self.dt:
-                ratio = gap / self.dt
-                out = Verdict(q.pair, ts, self.name, min(1.0, 0.5 + ratio / (4.0 * self.gap_k)), True,
-                              f"gap: no quote for {gap / 1000:.1f}s (typical {self.dt / 1000:.2f}s)")
-                gap = self.dt  # do not let the gap itself reset what 'typical' means
-            self.dt = gap if self.dt is None else self.dt + self.alpha * (min(gap, 10 * self.dt + 1) - self.dt)
-        self.last_ms = ts
+        last, self.last_ms = self.last_ms, ts
+        if last is not None:
+            gap = ts - last
+            dt = self.dt
+            if dt is None:
+                self.dt = gap
+            else:
+                if gap > self.min_gap_ms and gap > self.gap_k * dt and self.ticks > 100:
+                    out = Verdict(q.pair, ts, self.name, min(1.0, 0.5 + gap / dt / (4.0 * self.gap_k)), True,
+                                  f"gap: no quote for {gap / 1000:.1f}s (typical {dt / 1000:.2f}s)")
+                    gap = dt  # do not let the gap itself reset what 'typical' means
+                cap = 10 * dt + 1
+                self.dt = dt + self.alpha * ((gap if gap < cap else cap) - dt)
         b = ts // self.bucket_ms
         if b != self.bucket:
             if self.bucket is not None:
@@ -54,8 +58,8 @@ class TickRate:
             self.bucket, self.count, self.burst_fired = b, 0, False
         self.count += 1
         c = self.count
-        if (out is None and not self.burst_fired and self.buckets >= self.warmup and self.rate
-                and c >= self.min_burst and c > self.burst_k * self.rate):
+        if (c >= self.min_burst and out is None and not self.burst_fired and self.buckets >= self.warmup
+                and self.rate and c > self.burst_k * self.rate):
             self.burst_fired = True
             ratio = c / self.rate
             out = Verdict(q.pair, ts, self.name, min(1.0, 0.5 + ratio / (4.0 * self.burst_k)), True,

@@ -40,6 +40,8 @@ class CrossRate:
             return None
         mid = 0.5 * (q.bid + q.ask)
         self.latest[q.pair] = (q.ts_ms, math.log(mid), abs(q.ask - q.bid) / (2.0 * mid))
+        if len(self.latest) < 3:
+            return None  # a triangle needs three pairs
         base, quote = q.pair.split("/", 1)
         worst = None
         for other in self.latest:

@@ -45,13 +45,22 @@ class RobustZScore:
         if prev is None:
             return None
         r = lm - prev
-        self.count += 1
-        if self.count < self.min_ticks:
+        count = self.count = self.count + 1
+        if count < self.min_ticks:
             self.rets.append(r)
-            if self.count % self.refresh == 0 or self.count == self.min_ticks - 1:
+            if count % self.refresh == 0 or count == self.min_ticks - 1:
                 self._refresh()
             return None
         z = (r - self.med) / self.scale
+        k = self.k
+        if self.pending is None:  # the common path: no spike waiting for confirmation
+            if -k <= z <= k:
+                self.rets.append(r)
+                if count % self.refresh == 0:
+                    self._refresh()
+            else:
+                self.pending = (q.ts_ms, r, z, 0)
+            return None
         out = None
         p = self.pending
         if p is not None:
