@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "fxwatch.detect.cli",  # detect, nab
     "fxwatch.dashboard.cli",  # dashboard
     "fxwatch.notebooks_cli",  # notebooks run|sync|check
+    "fxwatch.bench.cli",  # bench pipeline|latency|producer|stats, cluster up|down|status
 ]
 
 

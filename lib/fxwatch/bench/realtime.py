@@ -1,0 +1,148 @@
+"""A stateless tick detector (Kafka -> crossed / jump vs reference -> Kafka alerts), run in
+real-time mode or micro-batch mode, and its tick-to-alert latency."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import threading
+import time
+import uuid
+
+from fxwatch.bench.ticks import BASE_MID
+
+__all__ = ["build_detector", "start_detector", "measure_detector_latency", "main"]
+
+JUMP_THRESHOLD = 0.01  # |mid / reference - 1| above 1 % is an alert
+
+
+def build_detector(spark, settings, reference: dict[str, float], threshold: float = JUMP_THRESHOLD):
+    """Kafka quotes -> alerts DataFrame (key, value) for the Kafka sink: stateless, no shuffle."""
+    from pyspark.sql import functions as F
+
+    from fxwatch.schema import spark_schema
+
+    ref = spark.createDataFrame(sorted(reference.items()), "pair STRING, ref_mid DOUBLE")
+    raw = (spark.readStream.format("kafka").options(**settings.spark_kafka_options())
+           .option("subscribe", settings.quotes_topic).option("startingOffsets", "latest").load())
+    quotes = (raw.select(F.from_json(F.col("value").cast("string"), spark_schema()).alias("q"),
+                         F.unix_millis("timestamp").alias("kafka_ms"))
+              .select("q.*", "kafka_ms")
+              .where(F.col("pair").isNotNull() & (F.col("bid") > 0) & (F.col("ask") > 0)))
+    mid = (F.col("bid") + F.col("ask")) / 2
+    alerts = (quotes.join(F.broadcast(ref), "pair")  # stream-static broadcast join: allowed in real-time mode
+              .withColumn("jump", F.abs(mid / F.col("ref_mid") - 1))
+              .where((F.col("bid") > F.col("ask")) | (F.col("jump") > threshold))
+              .withColumn("detector", F.when(F.col("bid") > F.col("ask"), "crossed").otherwise("jump")))
+    return alerts.select(
+        F.col("pair").alias("key"),
+        F.to_json(F.struct("pair", "ts", "detector", "jump", F.col("kafka_ms").alias("tick_kafka_ms"))).alias("value"),
+    )
+
+
+def start_detector(spark, settings, mode: str, checkpoint: str, interval: str | None = None):
+    """Start the detector writing to settings.alerts_topic; mode 'realtime' or 'microbatch'."""
+    df = build_detector(spark, settings, BASE_MID)
+    writer = (df.writeStream.format("kafka").options(**settings.spark_kafka_options())
+              .option("topic", settings.alerts_topic).option("checkpointLocation", checkpoint)
+              .queryName(f"bench-detector-{mode}"))
+    if mode == "realtime":
+        writer = writer.outputMode("update").trigger(realTime=interval or "30 seconds")
+    elif mode == "microbatch":
+        writer = writer.outputMode("append").trigger(processingTime=interval or "100 milliseconds")
+    else:
+        raise ValueError(f"mode must be realtime or microbatch, not {mode!r}")
+    return writer.start()
+
+
+class _AlertCollector(threading.Thread):
+    """Consume the alerts topic; record (pair, ts) -> receive time minus the tick's Kafka time."""
+
+    def __init__(self, settings, topic: str) -> None:
+        super().__init__(name="alert-collector", daemon=True)
+        from kafka import KafkaConsumer
+
+        self.consumer = KafkaConsumer(topic, **settings.kafka_client_config(), auto_offset_reset="earliest",
+                                      enable_auto_commit=False, group_id=None, fetch_max_wait_ms=10)
+        self.latency: dict[tuple[str, int], float] = {}
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            for records in self.consumer.poll(timeout_ms=20).values():
+                now = time.time() * 1000
+                for r in records:
+                    d = json.loads(r.value)
+                    self.latency.setdefault((d["pair"], int(d["ts"])), now - d["tick_kafka_ms"])
+        self.consumer.close()
+
+
+def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration_s: float = 30.0,
+                             spike_every: int = 100, warmup_s: float = 90.0, interval: str | None = None,
+                             echo=print) -> dict[str, object]:
+    """Run the detector in `mode` on fresh topics, feed steady ticks with spikes, and time each alert."""
+    from fxwatch.bench.kafka_io import fresh_topics
+    from fxwatch.bench.report import latency_summary
+    from fxwatch.bench.steady import SteadyFeeder
+    from fxwatch.stack.manager import wait_until
+    from fxwatch.stream.session import get_spark
+
+    settings = fresh_topics(settings, f"lat-{mode}", partitions=2)
+    spark = get_spark(settings, app_name=f"fxwatch-bench-{mode}",
+                      **{"spark.sql.streaming.realTimeMode.minBatchDuration": "1000"})
+    checkpoint = settings.checkpoint_dir / f"bench-{mode}-{uuid.uuid4().hex[:8]}"
+    collector = _AlertCollector(settings, settings.alerts_topic)
+    collector.start()
+    feeder = SteadyFeeder(settings, settings.quotes_topic, rate=rate, spike_every=spike_every)
+    query = start_detector(spark, settings, mode, str(checkpoint), interval)
+    try:
+        feeder.start()
+        t0 = time.monotonic()
+        if not wait_until(lambda: collector.latency, warmup_s, 0.2,
+                          abort=lambda: f"query failed: {query.exception()}" if not query.isActive else None):
+            raise RuntimeError(f"no alert within {warmup_s:.0f} s of feeding spikes ({mode})")
+        echo(f"{mode}: first alert after {time.monotonic() - t0:.1f} s; measuring {duration_s:.0f} s")
+        measured_from = int(time.time() * 1000) + 1000
+        time.sleep(duration_s)  # the measurement window itself (not a wait for a condition)
+        feeder.stop()
+        expected = {k for k, sent in feeder.spikes.items() if sent >= measured_from}
+        wait_until(lambda: expected <= collector.latency.keys(), 15, 0.2)
+        lat = [collector.latency[k] for k in expected if k in collector.latency]
+    finally:
+        feeder.stop_event.set()
+        query.stop()
+        collector.stop_event.set()
+        collector.join(10)
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    out = {"mode": mode, "rate": rate, "spike_every": spike_every, "measured_s": duration_s,
+           "ticks_sent": feeder.sent, "trigger": interval or ("30 seconds" if mode == "realtime" else "100 milliseconds")}
+    out.update(latency_summary(lat, len(expected)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fxwatch.bench.realtime --mode realtime|microbatch`: one JSON line at the end."""
+    from fxwatch.bench.report import emit
+    from fxwatch.config import Settings
+
+    p = argparse.ArgumentParser(prog="fxwatch-bench-detector")
+    p.add_argument("--mode", choices=("realtime", "microbatch"), required=True)
+    p.add_argument("--rate", type=float, default=2000.0)
+    p.add_argument("--duration", type=float, default=30.0)
+    p.add_argument("--spike-every", type=int, default=100)
+    p.add_argument("--interval", help="trigger interval (real-time: checkpoint interval)")
+    a = p.parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        result = measure_detector_latency(settings, a.mode, a.rate, a.duration, a.spike_every, interval=a.interval,
+                                          echo=lambda m: print(m, file=sys.stderr))
+    except Exception as exc:  # the error is the result: real-time mode may not run in this build
+        result = {"mode": a.mode, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"}
+    emit(result)
+    return 0 if "error" not in result else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Scale-out: the streaming job on a real Spark standalone cluster (master + worker from spark-class)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster(stack):
+    """A standalone master and one worker; stopped afterwards unless they were already running."""
+    from fxwatch.cluster.manager import ClusterConfig, cluster_down, cluster_status, cluster_up
+
+    cfg = ClusterConfig.from_env()
+    was_up = cluster_status(stack, cfg)["alive_workers"] >= 1
+    url = cluster_up(stack, cfg, echo=lambda m: None, timeout_s=90)
+    try:
+        yield url
+    finally:
+        if not was_up:
+            cluster_down(stack, echo=lambda m: None)
+
+
+def _ticks_on_own_day(settings, n):
+    from fxwatch.bench.kafka_io import fresh_topics, produce_raw
+    from fxwatch.bench.ticks import make_ticks
+
+    s = fresh_topics(settings, "cluster")
+    day_ms = int(datetime(2003, 1, 1, tzinfo=timezone.utc).timestamp() * 1000) + random.randrange(5000) * 86_400_000
+    data = make_ticks(n, day_ms + 3_600_000)
+    produce_raw(s, s.quotes_topic, data.keys, data.values)
+    return s, data
+
+
+def _stored(cassandra_session, data):
+    from fxwatch.bench.cassandra_probe import count_quotes
+
+    day = datetime.fromtimestamp(int(data.ts_ms[0]) / 1000, tz=timezone.utc).date()
+    return count_quotes(cassandra_session, data.pairs, [day])
+
+
+def _env(s, master):
+    return {**os.environ, "SPARK_MASTER": master, "FXWATCH_KEYSPACE": s.keyspace,
+            "FXWATCH_QUOTES_TOPIC": s.quotes_topic, "FXWATCH_DLQ_TOPIC": s.dlq_topic,
+            "FXWATCH_ALERTS_TOPIC": s.alerts_topic}
+
+
+def test_cluster_runs_kafka_to_cassandra_stream_on_executors(cluster, stack, cassandra_session, tmp_path):
+    from fxwatch.cluster.manager import ClusterConfig, master_state
+
+    s, data = _ticks_on_own_day(stack, 3000)
+    proc = subprocess.run([sys.executable, "-m", "fxwatch.cluster.smoke", "--checkpoint", str(tmp_path / "ck")],
+                          env=_env(s, cluster), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["master"] == cluster
+    assert result["executor_infos"] >= 2  # the driver plus at least one executor of the worker
+    assert _stored(cassandra_session, data) == 3000
+    apps = master_state(ClusterConfig.from_env())["completedapps"]
+    assert any(a["id"] == result["app_id"] for a in apps)
+
+
+def test_streaming_job_until_idle_on_cluster(cluster, stack, cassandra_session, tmp_path):
+    pytest.importorskip("fxwatch.stream.jobs", reason="the streaming job has not landed yet")
+    s, data = _ticks_on_own_day(stack, 3000)
+    proc = subprocess.run([sys.executable, "-m", "fxwatch.cli", "stream", "run", "--until-idle",
+                           "--checkpoint-dir", str(tmp_path / "ck")],
+                          env=_env(s, cluster), capture_output=True, text=True, timeout=420)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _stored(cassandra_session, data) == 3000
