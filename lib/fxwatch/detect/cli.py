@@ -53,6 +53,7 @@ def run_detect(args) -> int:
         if v:
             alerts.extend(v)
     elapsed = time.perf_counter() - t0
+    alerts.sort(key=lambda v: (v.ts_ms, v.pair))  # bad ticks are confirmed a few ticks late
     rows = write_alerts(args.output, alerts)
     rate = n / elapsed if elapsed > 0 else float("inf")
     print(f"{n} ticks, {rows} alerts -> {args.output} ({elapsed:.2f}s, {rate:,.0f} ticks/s incl. parsing)")

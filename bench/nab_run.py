@@ -1,0 +1,49 @@
+"""Score every fxwatch scalar detector on NAB and print them beside the published scoreboard.
+
+Usage: .venv/bin/python bench/nab_run.py [--nab /work/shared/data/nab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from fxwatch.detect.scalar import SCALAR_DETECTORS, score_series
+from fxwatch.eval.nab import load_corpus, load_profiles, load_published_scores, load_windows, score_corpus
+
+PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nab", default="/work/shared/data/nab")
+    a = ap.parse_args()
+    root = Path(a.nab)
+    corpus = load_corpus(root)
+    windows = load_windows(root / "labels/combined_windows.json")
+    profiles = load_profiles(root / "config/profiles.json")
+    names = [n for n in corpus if n in windows]
+
+    rows = []
+    for det in SCALAR_DETECTORS:
+        t = time.perf_counter()
+        scores = {n: score_series(SCALAR_DETECTORS[det], corpus[n].ts_ms, corpus[n].values) for n in names}
+        res = score_corpus(corpus, windows, profiles, scores)
+        rows.append((f"fxwatch {det}", [res[p].normalised for p in PROFILES], time.perf_counter() - t))
+    wg = load_published_scores(root / "results/windowedGaussian", names)
+    res = score_corpus(corpus, windows, profiles, wg)
+    rows.append(("windowedGaussian (published per-record, re-scored here)", [res[p].normalised for p in PROFILES], 0.0))
+
+    print(f"{'detector':58s} {'standard':>9s} {'low_FP':>8s} {'low_FN':>8s} {'secs':>6s}")
+    for name, s, secs in rows:
+        print(f"{name:58s} {s[0]:9.1f} {s[1]:8.1f} {s[2]:8.1f} {secs:6.1f}")
+    print("published (results/final_results.json):")
+    pub = json.loads((root / "results/final_results.json").read_text())
+    for det, s in sorted(pub.items(), key=lambda kv: -kv[1]["standard"]):
+        print(f"  {det:56s} {s['standard']:9.1f} {s['reward_low_FP_rate']:8.1f} {s['reward_low_FN_rate']:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
