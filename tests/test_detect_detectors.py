@@ -208,3 +208,24 @@ def test_bank_keeps_pairs_apart():
     b[800] = replace(b[800], bid=m - 0.3, ask=m + 0.3)
     got = run_detectors(sorted(a + b, key=lambda q: q.ts_ms))
     assert {v.pair for v in got} == {"USD/JPY"}
+
+
+def test_keyed_batches_match_one_offline_run():
+    from fxwatch.detect import detect_all_pairs_batch, detect_pair_batch
+
+    qs = calm(3000, seed=5)
+    m = qs[2200].mid
+    qs[2200] = replace(qs[2200], bid=m - 0.003, ask=m + 0.003)
+    want = [(v.pair, v.ts_ms, v.detector, v.score, v.reason) for v in run_detectors(qs)]
+    state, got = None, []
+    for i in range(0, len(qs), 700):  # micro-batches, state carried as bytes between them
+        rows, state = detect_pair_batch("EUR/USD", qs[i : i + 700], state)
+        got += rows
+        assert isinstance(state, bytes)
+    assert want and got == want
+    with pytest.raises(ValueError):
+        detect_pair_batch("USD/JPY", qs[:1], None)
+    legs = [Quote("EUR/USD", T0, 1.39, 1.3901, "t"), Quote("USD/JPY", T0, 101.6, 101.61, "t"),
+            Quote("EUR/JPY", T0 + 1, 142.5, 142.52, "t")]  # 1.39005 * 101.605 = 141.24: ~90 bp off
+    rows, state = detect_all_pairs_batch(legs, None)
+    assert [r[2] for r in rows] == ["crossrate"]

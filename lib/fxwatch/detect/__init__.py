@@ -5,6 +5,7 @@ from fxwatch.detect.bounds import HistoricalBounds
 from fxwatch.detect.crossed import CrossedQuote
 from fxwatch.detect.cusum import Cusum
 from fxwatch.detect.ensemble import AlertDeduper, Ensemble
+from fxwatch.detect.keyed import ALERT_COLUMNS, detect_all_pairs_batch, detect_pair_batch
 from fxwatch.detect.ramp import RampRevert
 from fxwatch.detect.spread import SpreadBlowout
 from fxwatch.detect.stale import StaleQuote
@@ -14,6 +15,7 @@ from fxwatch.detect.verdict import Detector, ScalarDetector, Verdict
 from fxwatch.detect.zscore import RobustZScore
 
 __all__ = [
+    "ALERT_COLUMNS",
     "AlertDeduper",
     "CrossRate",
     "CrossedQuote",
@@ -31,5 +33,7 @@ __all__ = [
     "Verdict",
     "default_cross",
     "default_detectors",
+    "detect_all_pairs_batch",
+    "detect_pair_batch",
     "run_detectors",
 ]
