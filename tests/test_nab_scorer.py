@@ -94,3 +94,16 @@ def test_reproduces_published_windowed_gaussian():
         r = rows[name]
         assert (r["tp"], r["tn"], r["fp"], r["fn"]) == (q.TP, q.TN, q.FP, q.FN), name
         assert r["score"] == pytest.approx(float(q.Score), abs=1e-6), name
+
+
+@needs_nab
+def test_nab_cli_scores_published_folder_and_runs_a_detector(capsys):
+    from fxwatch.cli import main
+
+    assert main(["nab", "--data", str(NAB), "--scores-from", str(NAB / "results/windowedGaussian")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "standard=39.6 reward_low_FP_rate=20.9 reward_low_FN_rate=47.4"
+    assert main(["nab", "--data", str(NAB / "data"), "--detector", "classic", "--profile", "standard"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("standard=") and "reward_low" not in line
+    assert main(["nab", "--data", str(NAB), "--profile", "nope"]) == 1
+    assert "unknown profile" in capsys.readouterr().err
