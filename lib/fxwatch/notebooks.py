@@ -47,14 +47,14 @@ NUMBERED = re.compile(r"^(\d\d)-[\w.-]+\.py$")
 # must take a minute or two on the local stack. Names a notebook does not declare are dropped
 # (with a note), so a renamed parameter shows up in the run log instead of failing silently.
 TEST_PARAMETERS: dict[str, dict[str, object]] = {
-    "00": {"max_ticks": 3000, "dashboard_port": 18060, "idle_seconds": 10.0},
+    "00": {"keyspace": "fxwatch_test_qs", "max_ticks": 7000, "dashboard_port": 18060, "pipeline_timeout": 300.0},
     "01": {"synthetic_hours": 0.1, "truefx_seconds": 1.0},
     "02": {"limit": 2000},
-    "03": {"max_ticks": 3000, "idle_seconds": 10.0},
-    "04": {"max_ticks": 3000, "idle_seconds": 10.0},
-    "05": {"lookback_days": 2},
+    "03": {},
+    "04": {},
+    "05": {},
     "06": {"dashboard_port": 18061, "seed_demo": True},
-    "07": {"max_ticks": 3000},
+    "07": {},
 }
 
 

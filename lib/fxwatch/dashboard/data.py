@@ -49,6 +49,8 @@ STATUS_COLUMNS = ["pair", "last_ts", "bid", "ask", "ticks_seen", "updated_at"]
 MAX_DAYS = 8
 # Rows read per (pair, day) partition of quotes: the newest ones (quotes cluster by ts DESC).
 QUOTE_ROW_LIMIT = 20_000
+# Longest window a trends row may span (its partition is the day of its window start).
+TREND_REACH = timedelta(hours=1)
 
 
 def utc_naive(value: datetime | pd.Timestamp | None) -> datetime | None:
@@ -131,7 +133,7 @@ _CQL = {
         "SELECT pair, version, hour_of_week, metric, n, mean, std, median, mad FROM {ks}.stats "
         "WHERE pair = ? AND version = ? AND hour_of_week IN ?"
     ),
-    "versions": "SELECT version, k FROM {ks}.stats_versions",
+    "versions": "SELECT version, k FROM {ks}.stats_versions WHERE bucket = 0 LIMIT 1",
 }
 
 
@@ -208,7 +210,8 @@ class CassandraSource:
         start, end = utc_naive(start), utc_naive(end)
         rows: list = []
         for wl in self.window_lens(pair):
-            for day in days_between(start, end):
+            # trends partitions are keyed by the day of window_START: reach back one window length
+            for day in days_between(start - TREND_REACH, end):
                 rows.extend(self._run("trends", (pair, wl, day, start, end)))
         df = _ts_columns(_frame(rows, TREND_COLUMNS), ["window_start", "window_end", "updated_at"])
         return df.sort_values(["window_len", "window_end"], ignore_index=True)
@@ -224,15 +227,24 @@ class CassandraSource:
         return df.sort_values("ts", ascending=False, ignore_index=True)
 
     def bands(self, pair: str, hours: Iterable[int]) -> pd.DataFrame:
-        """Stats rows of the pair's latest version for these hours-of-week, with the band's k."""
+        """Stats rows of the latest version (as the streaming job picks it) for these hours-of-week.
+
+        The version and k come from stats_versions (bucket 0, newest first) like the detectors'
+        `StatsBounds`; without a stats_versions row, the pair's newest version and `default_k`.
+        """
         hours = sorted(set(int(h) for h in hours))
-        latest = self._run("stats_latest", (pair,))
-        if not latest or not hours:
+        if not hours:
             return _frame([], STATS_COLUMNS)
-        version = latest[0].version
+        latest = self._run("versions")
+        if latest:
+            version, k = latest[0].version, latest[0].k
+        else:
+            mine = self._run("stats_latest", (pair,))
+            if not mine:
+                return _frame([], STATS_COLUMNS)
+            version, k = mine[0].version, None
         df = _frame(self._run("stats", (pair, version, hours)), STATS_COLUMNS)
-        ks = {r.version: r.k for r in self._run("versions") if r.k is not None}
-        df["k"] = float(ks.get(version, self.default_k))
+        df["k"] = float(k if k is not None else self.default_k)
         return df
 
 

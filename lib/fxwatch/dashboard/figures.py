@@ -22,6 +22,13 @@ __all__ = [
 # Stats metrics drawn as bands on the price chart / the spread chart (first one present wins).
 PRICE_METRICS = ("mid", "mid_avg", "price", "close")
 SPREAD_METRICS = ("spread", "spread_avg")
+# Like the classic rule (fxwatch.stream.anomalies.bounds_table): stats of fewer windows give no
+# band, and a scale never smaller than the metric's floor.
+MIN_N = 5
+try:
+    from fxwatch.stream.anomalies import MIN_SCALE
+except ImportError:  # pragma: no cover - the streaming package is part of fxwatch
+    MIN_SCALE = {"ticks": 1.0, "ret_std": 1e-7, "spread": 1e-7, "mid": 1e-6}
 # At most this many points per quote line: a browser draws 20k-point SVG lines slowly.
 MAX_POINTS = 4000
 
@@ -85,6 +92,8 @@ def band_steps(bands: pd.DataFrame, start: datetime, end: datetime, metric: str,
     hours without stats are left out (a gap in the band, not a made-up value).
     """
     rows = bands[(bands["metric"] == metric) & bands["mean"].notna() & bands["std"].notna()]
+    if "n" in rows:
+        rows = rows[rows["n"].fillna(0) >= MIN_N]  # the detectors ignore thinner statistics
     by_hour = {int(r.hour_of_week): r for r in rows.itertuples()}
     start, end = utc_naive(start), utc_naive(end)
     out: list[dict] = []
@@ -94,9 +103,10 @@ def band_steps(bands: pd.DataFrame, start: datetime, end: datetime, metric: str,
         r = by_hour.get(hour_of_week(t))
         if r is not None:
             k = float(r.k) if pd.notna(getattr(r, "k", None)) else 4.0
+            std = max(float(r.std), MIN_SCALE.get(metric, 0.0))  # the detectors' scale floor
             for x in (t, nxt):
-                out.append({"x": x, "lo": (r.mean - k * r.std) / scale, "mean": r.mean / scale,
-                            "hi": (r.mean + k * r.std) / scale, "k": k})
+                out.append({"x": x, "lo": (r.mean - k * std) / scale, "mean": r.mean / scale,
+                            "hi": (r.mean + k * std) / scale, "k": k})
         else:
             out.append({"x": t, "lo": None, "mean": None, "hi": None, "k": None})
         t = nxt
