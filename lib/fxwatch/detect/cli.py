@@ -32,10 +32,12 @@ def register(subparsers) -> None:
 def run_detect(args) -> int:
     """Run the chosen engine; print ticks/s and the alert count."""
     if args.engine == "spark":
-        try:
-            from fxwatch.stream.detect_engine import run_spark_detect
-        except ImportError:
-            raise FxwatchError("spark engine: not available yet (use --engine python)") from None
+        import importlib.util
+
+        if importlib.util.find_spec("fxwatch.stream.detect_engine") is None:
+            raise FxwatchError("spark engine: not available yet (use --engine python)")
+        from fxwatch.stream.detect_engine import run_spark_detect  # imported lazily: starts no JVM here
+
         return int(run_spark_detect(inputs=list(args.input), output=args.output, fmt=args.fmt,
                                     tz_offset_hours=args.tz_offset_hours, cooldown_ms=args.cooldown_ms) or 0)
 
