@@ -174,7 +174,7 @@ def test_empty_state_says_what_to_run():
     assert "make demo" in text and "fxwatch stream run" in text
     assert out[(IDS.empty, "style")]["display"] == "block"
     fig = out[(IDS.price, "figure")]
-    assert "make demo" in fig.layout.annotations[0].text
+    assert "see the note above" in fig.layout.annotations[0].text
 
 
 def test_unreachable_cassandra_is_a_message_not_a_crash():

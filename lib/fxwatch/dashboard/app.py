@@ -84,10 +84,11 @@ class Dashboard:
             message, error=snap.error is not None and snap.empty)
 
         if snap.empty:
-            blank = figures.empty_figure(message or components.EMPTY_HINT)
+            blank = figures.empty_figure("waiting for quotes — see the note above" if not snap.error
+                                         else "no connection — see the note above")
             out[(IDS.cards, "children")] = components.quote_cards(None, None, None, "—", "")
             out[(IDS.price, "figure")] = blank
-            out[(IDS.spread, "figure")] = figures.empty_figure("", height=200)
+            out[(IDS.spread, "figure")] = figures.empty_figure("", height=160)
             out["alert_rows"] = []
             out[(IDS.alerts, "children")] = components.table(components.ALERT_COLUMNS, [], "no alerts yet")
             out[(IDS.alert_count, "children")] = ""

@@ -93,8 +93,10 @@ def empty_state(message: str | None, error: bool = False) -> tuple[list, dict]:
     if not message:
         return [], {"display": "none"}
     colour = ("#fdecea", "#b71c1c") if error else ("#fff8e1", "#7a5b00")
-    return ([html.Strong("Cassandra is not reachable. " if error else "Nothing to show yet. "),
-             html.Span(message)],
+    # `commands` in the message are shown as code
+    parts = [html.Code(p, style={"background": "rgba(0,0,0,0.06)", "padding": "1px 4px", "borderRadius": "3px"})
+             if i % 2 else html.Span(p) for i, p in enumerate(message.split("`")) if p]
+    return ([html.Strong("Cassandra is not reachable. " if error else "Nothing to show yet. "), *parts],
             {"display": "block", "background": colour[0], "color": colour[1], "padding": "10px 14px",
              "borderRadius": "6px", "marginTop": "10px", "fontSize": "14px"})
 
@@ -104,7 +106,7 @@ def build_layout(source_label: str, refresh_ms: int = 5000, default_range: str =
     controls = html.Div([
         html.Div([html.Label("Pair", style=_LABEL),
                   dcc.Dropdown(id=IDS.pair, options=[], value=None, clearable=False,
-                               placeholder="waiting for pairs…", style={"width": "160px"})]),
+                               placeholder="no pairs yet", style={"width": "170px"})]),
         html.Div([html.Label("Time range", style=_LABEL),
                   dcc.Dropdown(id=IDS.range, options=[{"label": v, "value": k} for k, v in RANGE_LABELS.items()],
                                value=default_range, clearable=False, style={"width": "170px"})]),
