@@ -229,3 +229,19 @@ def test_keyed_batches_match_one_offline_run():
             Quote("EUR/JPY", T0 + 1, 142.5, 142.52, "t")]  # 1.39005 * 101.605 = 141.24: ~90 bp off
     rows, state = detect_all_pairs_batch(legs, None)
     assert [r[2] for r in rows] == ["crossrate"]
+
+
+def test_frozen_pair_while_others_move():
+    from fxwatch.detect import FrozenPair
+
+    eur = calm(600, pair="EUR/USD")  # ~5 minutes of moving quotes
+    jpy = calm(600, pair="USD/JPY", start=101.6, seed=9)
+    stuck = [replace(q, bid=jpy[100].bid, ask=jpy[100].ask) for q in jpy[100:]]  # repeats, then...
+    stream = sorted(eur + jpy[:100] + stuck[:1], key=lambda q: q.ts_ms)  # ...USD/JPY goes silent
+    got = alerts(FrozenPair(), stream)
+    assert [v.pair for v in got] == ["USD/JPY"]
+    assert got[0].ts_ms - jpy[100].ts_ms >= 60_000
+    # Both pairs moving: nothing to say.
+    assert alerts(FrozenPair(), sorted(eur + jpy, key=lambda q: q.ts_ms)) == []
+    # Everything quiet (night): no alert either, nobody moved.
+    assert alerts(FrozenPair(), [eur[0], jpy[0], replace(eur[0], ts_ms=eur[0].ts_ms + 600_000)]) == []

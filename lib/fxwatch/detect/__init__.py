@@ -7,6 +7,7 @@ from fxwatch.detect.cusum import Cusum
 from fxwatch.detect.ensemble import AlertDeduper, Ensemble
 from fxwatch.detect.keyed import ALERT_COLUMNS, detect_all_pairs_batch, detect_pair_batch
 from fxwatch.detect.ramp import RampRevert
+from fxwatch.detect.silent import FrozenPair
 from fxwatch.detect.spread import SpreadBlowout
 from fxwatch.detect.stale import StaleQuote
 from fxwatch.detect.tickrate import TickRate
@@ -22,6 +23,7 @@ __all__ = [
     "Cusum",
     "Detector",
     "Ensemble",
+    "FrozenPair",
     "HistoricalBounds",
     "PairDetectorBank",
     "RampRevert",

@@ -10,6 +10,7 @@ from fxwatch.detect.crossed import CrossedQuote
 from fxwatch.detect.cusum import Cusum
 from fxwatch.detect.ensemble import AlertDeduper, Ensemble
 from fxwatch.detect.ramp import RampRevert
+from fxwatch.detect.silent import FrozenPair
 from fxwatch.detect.spread import SpreadBlowout
 from fxwatch.detect.stale import StaleQuote
 from fxwatch.detect.tickrate import TickRate
@@ -93,5 +94,5 @@ def run_detectors(quotes: Iterable[Quote], detectors_factory: Callable[[], list]
 
 
 def default_cross() -> list:
-    """The default all-pairs detectors (cross-rate consistency)."""
-    return [CrossRate()]
+    """The default all-pairs detectors (cross-rate consistency, frozen feed while others move)."""
+    return [CrossRate(), FrozenPair()]

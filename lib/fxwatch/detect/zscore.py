@@ -17,7 +17,7 @@ class RobustZScore:
 
     Defaults: window=500 returns, refresh=250 (median/MAD recomputed every 250 ticks), k=8.0,
     revert_ticks=3, revert_frac=0.5 (the reverse move must undo ≥50 % of the spike),
-    min_ticks=100 before any verdict. A spike that does not revert is a jump: non-alert verdict.
+    min_ticks=100 before any verdict. Zero returns (repeated mids) are skipped: ticks count mid changes. A spike that does not revert is a jump: non-alert verdict.
     """
 
     name = "zscore"
@@ -45,6 +45,10 @@ class RobustZScore:
         if prev is None:
             return None
         r = lm - prev
+        if r == 0.0:
+            # Repeated mids carry no information; kept in, a frozen stretch collapses the MAD to the
+            # floor and every later move looks like a 1000-sigma spike. Revert is counted in mid changes.
+            return None
         count = self.count = self.count + 1
         if count < self.min_ticks:
             self.rets.append(r)
