@@ -17,7 +17,8 @@ class RobustZScore:
 
     Defaults: window=500 returns, refresh=250 (median/MAD recomputed every 250 ticks), k=8.0,
     revert_ticks=3, revert_frac=0.5 (the reverse move must undo ≥50 % of the spike),
-    min_ticks=100 before any verdict. Zero returns (repeated mids) are skipped: ticks count mid changes. A spike that does not revert is a jump: non-alert verdict.
+    min_ticks=100 before any verdict. A spike that does not revert is a jump: non-alert verdict.
+    Zero returns (repeated mids) are skipped, so window, min_ticks and revert_ticks count mid changes.
     """
 
     name = "zscore"
