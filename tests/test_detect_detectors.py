@@ -208,6 +208,7 @@ def test_bank_keeps_pairs_apart():
     b[800] = replace(b[800], bid=m - 0.3, ask=m + 0.3)
     got = run_detectors(sorted(a + b, key=lambda q: q.ts_ms))
     assert {v.pair for v in got} == {"USD/JPY"}
+    assert all(0.0 <= v.score <= 1.0 for v in got)
 
 
 def test_keyed_batches_match_one_offline_run():

@@ -146,6 +146,11 @@ def _window_indices(ts: np.ndarray, windows) -> list[tuple[int, int]]:
 
 def sweep_file(ts: np.ndarray, windows, cost: Mapping[str, float], percent: float = PROBATION_PERCENT) -> _Sweep:
     """Label each row with its window and its NAB weight if it were a detection (sweeper.calcSweepScore)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # a one-row window divides by zero, as in NAB
+        return _sweep_file(ts, windows, cost, percent)
+
+
+def _sweep_file(ts, windows, cost, percent) -> _Sweep:
     n = len(ts)
     idx = np.arange(n)
     win = np.full(n, -1, dtype=np.int64)
@@ -173,8 +178,7 @@ def sweep_file(ts: np.ndarray, windows, cost: Mapping[str, float], percent: floa
         if prev_right is None:
             sweep[cursor:] = -1.0 * cost["fpWeight"]
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sweep[cursor:] = scaled_sigmoid(np.abs(prev_right - seg) / (prev_width - 1.0)) * cost["fpWeight"]
+            sweep[cursor:] = scaled_sigmoid(np.abs(prev_right - seg) / (prev_width - 1.0)) * cost["fpWeight"]
     prob = probation_length(n, percent)
     win[idx < prob] = -2
     return _Sweep(win, sweep, len(spans))
