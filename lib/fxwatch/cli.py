@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "fxwatch.store.cli",  # store init
     "fxwatch.bus.cli",  # topics ensure, produce, synth
     "fxwatch.detect.cli",  # detect, nab
+    "fxwatch.eval.scenarios_cli",  # scenarios
     "fxwatch.dashboard.cli",  # dashboard
     "fxwatch.notebooks_cli",  # notebooks run|sync|check
     "fxwatch.bench.cli",  # bench pipeline|latency|producer|stats, cluster up|down|status

@@ -19,6 +19,7 @@ __all__ = [
     "merge_scores",
     "detect_offline",
     "run_scenario",
+    "SCENARIO_START_MS",
 ]
 
 CROSS_KINDS = ("cross_break",)  # events any leg of a triangle may reveal
@@ -310,13 +311,17 @@ def detect_offline(quotes, factory=None, cross=None, cooldown_ms: int = 60_000) 
     return out
 
 
-def run_scenario(seed: int, hours: float = 1.0, pairs: Sequence[str] | None = None, factory=None, cross=None,
-                 cooldown_ms: int = 60_000, **score_kw) -> tuple[ScenarioScore, list[Alert]]:
+SCENARIO_START_MS = 1_705_330_800_000  # 2024-01-15T15:00:00Z: two hours from here cover the 16:00 London fix
+
+
+def run_scenario(seed: int, hours: float = 2.0, pairs: Sequence[str] | None = None,
+                 start_ms: int = SCENARIO_START_MS, factory=None, cross=None, cooldown_ms: int = 60_000,
+                 **score_kw) -> tuple[ScenarioScore, list[Alert]]:
     """Generate one synthetic scenario (SyntheticConfig defaults otherwise), detect offline, score it."""
     from fxwatch.sources.synthetic import DEFAULT_SYNTH_PAIRS, SyntheticConfig, generate
 
     pairs = tuple(pairs or DEFAULT_SYNTH_PAIRS)
-    res = generate(SyntheticConfig(pairs=pairs, duration_s=hours * 3600.0, seed=seed))
+    res = generate(SyntheticConfig(pairs=pairs, start_ms=start_ms, duration_s=hours * 3600.0, seed=seed))
     alerts = detect_offline(res.quotes(), factory, cross, cooldown_ms)
     score = score_scenarios(alerts, res.labels, res.legit, pairs=pairs, pair_hours=len(pairs) * hours, **score_kw)
     return score, alerts

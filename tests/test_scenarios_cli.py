@@ -1,0 +1,19 @@
+"""`fxwatch scenarios` end to end on one short scenario (real generator, real detectors)."""
+
+import json
+
+from fxwatch.cli import main
+
+
+def test_scenarios_cli_prints_table_and_summary(capsys):
+    assert main(["scenarios", "--seed", "3", "--hours", "0.5"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(out[-1])
+    assert summary["seeds"] == [3] and summary["pair_hours"] == 2.5
+    assert summary["events"] >= 6 and 0.0 <= summary["recall"] <= 1.0
+    assert any(line.split()[:1] == ["spike"] for line in out)  # the per-event-type table
+
+
+def test_scenarios_cli_rejects_bad_hours(capsys):
+    assert main(["scenarios", "--hours", "0"]) == 1
+    assert "--hours" in capsys.readouterr().err
