@@ -68,7 +68,7 @@ def with_retry(fn: Callable[[], object], what: str, attempts: int = 5, first_del
 
 
 def write_rows(session, cql: str, rows: Iterable[tuple], partition_width: int = 0,
-               batch_rows: int = 64, concurrency: int = 48) -> int:
+               batch_rows: int = 500, concurrency: int = 4) -> int:
     """Insert tuples with a prepared statement; rows sharing their first `partition_width` values go
     together in UNLOGGED single-partition batches of `batch_rows` (0 = one statement per row).
 
@@ -119,7 +119,7 @@ def _to_bindable(df):
 
 
 def write_table(df, settings: Settings, table: str, partition_key: Sequence[str] = (),
-                batch_rows: int = 64, concurrency: int = 48) -> int:
+                batch_rows: int = 500, concurrency: int = 4) -> int:
     """Write a (batch) DataFrame to keyspace.table from the executors; returns rows written.
 
     Columns are the table's column names; partition-key columns first lets rows of one partition

@@ -76,6 +76,7 @@ class ClassicWriter(_Writer):
         super().__init__()
         self.settings, self.bounds, self.kafka = settings, bounds, kafka
         self.alerts = 0
+        self.windows = 0
         self.versions_seen: list[str] = []
 
     def __call__(self, df, batch_id: int) -> None:
@@ -84,8 +85,14 @@ class ClassicWriter(_Writer):
         if version and (not self.versions_seen or self.versions_seen[-1] != version):
             self.versions_seen.append(version)
         n = 0
-        if bounds is not None:
-            n = len(write_alerts(classic_alerts(df, bounds), self.settings, kafka=self.kafka))
+        df = df.persist()
+        try:
+            # every partition must be consumed (Spark validates state-store commits per batch)
+            self.windows += df.count()
+            if bounds is not None:
+                n = len(write_alerts(classic_alerts(df, bounds), self.settings, kafka=self.kafka))
+        finally:
+            df.unpersist()
         self.alerts += n
         self._done(t0, n)
 
@@ -223,10 +230,12 @@ def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("q
         w = started["quotes"][1]
         out["quotes"], out["rejected"] = w.counts["quotes"], w.counts["rejected"]
         out["queries"]["quotes"]["rows"] = w.counts["quotes"]
+        out["queries"]["quotes"]["stage_seconds"] = dict(w.stage_seconds)
         out["ticks_per_s"] = w.counts["quotes"] / elapsed if elapsed else 0.0
     if "trends" in started:
         out["trend_rows"] = started["trends"][1].rows
     out["alerts"] = sum(started[n][1].rows for n in ("classic", "detectors") if n in started)
     if "classic" in started:
         out["stats_versions_seen"] = started["classic"][1].versions_seen
+        out["classic_windows"] = started["classic"][1].windows
     return out

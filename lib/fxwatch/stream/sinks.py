@@ -42,7 +42,7 @@ def quotes_rows(quotes):
     )
 
 
-def write_quotes(quotes, settings: Settings, batch_rows: int = 64, concurrency: int = 48) -> int:
+def write_quotes(quotes, settings: Settings, batch_rows: int = 500, concurrency: int = 4) -> int:
     """Upsert accepted quotes into fxwatch.quotes from the executors; returns rows written."""
     return write_table(quotes_rows(quotes), settings, "quotes", ("pair", "day"), batch_rows, concurrency)
 
@@ -101,20 +101,25 @@ def write_dead_letters(rejects, settings: Settings) -> int:
 class QuotesBatchWriter:
     """foreachBatch function of the quotes query: accepted ticks -> quotes + pair_status, rejects -> DLQ."""
 
-    def __init__(self, settings: Settings, writer: str, batch_rows: int = 64, concurrency: int = 48):
+    def __init__(self, settings: Settings, writer: str, batch_rows: int = 500, concurrency: int = 4):
         self.settings, self.writer = settings, writer
         self.batch_rows, self.concurrency = batch_rows, concurrency
         self.counts = {"quotes": 0, "rejected": 0, "batches": 0}
         self.timings: list[float] = []
+        self.stage_seconds = {"quotes": 0.0, "pair_status": 0.0, "dlq": 0.0}
 
     def __call__(self, records, batch_id: int) -> None:
         t0 = time.perf_counter()
         records = records.persist()
         try:
             good = accepted(records)
+            t = time.perf_counter()
             self.counts["quotes"] += write_quotes(good, self.settings, self.batch_rows, self.concurrency)
+            t, self.stage_seconds["quotes"] = time.perf_counter(), self.stage_seconds["quotes"] + time.perf_counter() - t
             update_pair_status(good, self.settings, self.writer, batch_id)
+            t, self.stage_seconds["pair_status"] = time.perf_counter(), self.stage_seconds["pair_status"] + time.perf_counter() - t
             self.counts["rejected"] += write_dead_letters(rejected(records), self.settings)
+            self.stage_seconds["dlq"] += time.perf_counter() - t
             self.counts["batches"] += 1
         finally:
             records.unpersist()
