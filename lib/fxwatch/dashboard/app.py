@@ -183,6 +183,10 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     """Run the dashboard standalone (blocks until interrupted)."""
     _check_port(host, port)
     app = create_app(settings, refresh_ms=refresh_ms)
+    if not debug:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per refresh request
     print(f"fxwatch dashboard on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
     app.run(host=host, port=port, debug=debug)
 

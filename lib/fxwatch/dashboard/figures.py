@@ -158,23 +158,19 @@ def price_figure(quotes: pd.DataFrame, trends: pd.DataFrame, alerts: pd.DataFram
         _add_band(fig, band_steps(bands, start, end, metric), metric)
     if alerts is not None and len(alerts):
         a = alerts.sort_values("ts").copy()
-        y = a["value"] if "value" in a else pd.Series([None] * len(a), index=a.index)
         if q is not None:
-            # Alerts sit on the price line at their time unless they carry a price-like value.
+            # On the price line at the alert's time: `value` means different things per detector
+            # (a price, a spread, a tick rate), so it is shown in the hover text instead.
             ref = pd.DataFrame({"ts": q["ts"], "ref": (q["bid"] + q["ask"]) / 2}).sort_values("ts")
-            near = pd.merge_asof(a[["ts"]], ref, on="ts", direction="nearest")["ref"].values
-            lo, hi = ref["ref"].min(), ref["ref"].max()
-            pad = (hi - lo) or abs(hi) * 0.001
-            ok = y.notna() & (y >= lo - pad) & (y <= hi + pad)
-            a["y"] = y.where(ok, pd.Series(near, index=a.index))
+            a["y"] = pd.merge_asof(a[["ts"]], ref, on="ts", direction="nearest")["ref"].values
         else:
-            a["y"] = y
+            a["y"] = a["value"] if "value" in a else None
         for i, (det, g) in enumerate(a.groupby("detector", sort=True)):
             fig.add_trace(go.Scatter(
                 x=g["ts"], y=g["y"], mode="markers", name=f"alert: {det}",
                 marker={"symbol": "x", "size": 11, "color": _ALERT_COLOURS[i % len(_ALERT_COLOURS)],
                         "line": {"width": 1}},
-                customdata=g[["score", "reason"]].values,
+                customdata=g[["score", "reason", "value"]].values if "value" in g else g[["score", "reason"]].values,
                 hovertemplate="%{customdata[1]}<br>score %{customdata[0]:.2f}<extra>" + str(det) + "</extra>"))
     title = f"{pair} price" if pair else "price"
     _base_layout(fig, title, 440, uirevision=pair)
