@@ -38,3 +38,43 @@ def test_zscore_still_flags_bad_tick_after_frozen_stretch():
     det = RobustZScore()
     alerts = [v for q in qs if (v := det.update(q)) is not None and v.alert]
     assert [v.ts_ms for v in alerts] == [t + 250]
+
+
+def _tri(det, t, eurusd, usdjpy, eurjpy, order=("EUR/USD", "USD/JPY", "EUR/JPY")):
+    """Feed one quote per leg at t, t+1, t+2 in `order`; return the alerts."""
+    mids = {"EUR/USD": eurusd, "USD/JPY": usdjpy, "EUR/JPY": eurjpy}
+    out = []
+    for i, p in enumerate(order):
+        h = mids[p] * 1e-5
+        v = det.update(Quote(p, t + i, mids[p] - h, mids[p] + h, "t"))
+        if v is not None and v.alert:
+            out.append(v)
+    return out
+
+
+def test_crossrate_confirm_legs_ignores_a_news_jump_reaching_legs_one_by_one():
+    from fxwatch.detect.triangle import CrossRate
+
+    for confirm, expect in ((False, 2), (True, 0)):  # unconfirmed: EUR/USD, then USD/JPY vs the stale EUR/JPY
+        det = CrossRate(confirm_legs=confirm)
+        got = _tri(det, 0, 1.09, 148.0, 1.09 * 148.0)
+        # EUR jumps 40 bp: EUR/USD quotes the new level 300 ms before EUR/JPY does.
+        up = 1.004
+        got += _tri(det, 1000, 1.09 * up, 148.0, 1.09 * 148.0, order=("EUR/USD",))
+        got += _tri(det, 1300, 1.09 * up, 148.0, 1.09 * up * 148.0, order=("USD/JPY", "EUR/JPY", "EUR/USD"))
+        assert len(got) == expect, confirm
+
+
+def test_crossrate_confirm_legs_still_flags_a_persistent_break():
+    from fxwatch.detect.triangle import CrossRate
+
+    det = CrossRate(confirm_legs=True)
+    off = 1.09 * 148.0 * 1.003  # EUR/JPY 30 bp off, and it stays off
+    got = _tri(det, 0, 1.09, 148.0, 1.09 * 148.0)
+    got += _tri(det, 1000, 1.09, 148.0, off)  # first sight: pending
+    assert got == []
+    got += _tri(det, 1200, 1.09, 148.0, off)  # every leg quoted again: confirmed
+    assert [(v.pair, v.ts_ms) for v in got] == [("EUR/JPY", 1202)] and "+30.0 bp" in got[0].reason
+    for t in range(1400, 3000, 200):
+        got += _tri(det, t, 1.09, 148.0, off)
+    assert sorted(v.pair for v in got) == ["EUR/JPY", "EUR/USD", "USD/JPY"]  # at most once per leg's view

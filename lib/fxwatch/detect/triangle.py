@@ -16,23 +16,26 @@ class CrossRate:
     Residual r = log(A/B) − log(A/C) − log(C/B) in basis points. Tolerance = tol_bp + half of each leg's
     relative spread (the no-arbitrage band). Legs older than max_age_ms are ignored. One alert per
     triangle until it comes back within tolerance. Defaults: tol_bp=5.0, max_age_ms=5_000.
+    confirm_legs=True waits until the break survives a fresh quote on every leg (a real market move
+    reaches all legs within a tick or two; a stale leg after a news jump is not a broken cross rate).
     """
 
     name = "crossrate"
 
-    def __init__(self, tol_bp=5.0, max_age_ms=5_000):
-        self.tol_bp, self.max_age_ms = tol_bp, max_age_ms
+    def __init__(self, tol_bp=5.0, max_age_ms=5_000, confirm_legs=False):
+        self.tol_bp, self.max_age_ms, self.confirm_legs = tol_bp, max_age_ms, confirm_legs
+        self.pending: dict = {}  # triangle key -> event time it first went out of tolerance
         self.latest: dict[str, tuple[int, float, float]] = {}  # pair -> (ts_ms, log mid, rel half-spread)
         self.firing: set = set()
 
     def _leg(self, base, quote, now):
-        """Log rate base/quote from a direct or inverted fresh quote, with its relative half-spread."""
+        """Log rate base/quote from a direct or inverted fresh quote, with its relative half-spread and ts."""
         d = self.latest.get(f"{base}/{quote}")
         if d is not None and now - d[0] <= self.max_age_ms:
-            return d[1], d[2]
+            return d[1], d[2], d[0]
         i = self.latest.get(f"{quote}/{base}")
         if i is not None and now - i[0] <= self.max_age_ms:
-            return -i[1], i[2]
+            return -i[1], i[2], i[0]
         return None
 
     def update(self, q: Quote) -> Verdict | None:
@@ -59,14 +62,23 @@ class CrossRate:
                 tol = self.tol_bp + (self.latest[q.pair][2] + l1[1] + l2[1]) * 1e4
                 if abs(resid) <= tol:
                     self.firing.discard(key)
+                    self.pending.pop(key, None)
                     continue
                 if key in self.firing:
                     continue
+                if self.confirm_legs:
+                    t0 = self.pending.get(key)
+                    if t0 is None:
+                        self.pending[key] = q.ts_ms
+                        continue
+                    if l1[2] <= t0 or l2[2] <= t0:
+                        continue  # a leg has not quoted since the break appeared
                 if worst is None or abs(resid) - tol > worst[0]:
                     worst = (abs(resid) - tol, key, resid, tol, c)
         if worst is None:
             return None
         excess, key, resid, tol, c = worst
         self.firing.add(key)
+        self.pending.pop(key, None)
         return Verdict(q.pair, q.ts_ms, self.name, 1.0 - 0.5 * tol / (tol + excess), True,
                        f"cross-rate: {q.pair} off {base}/{c} x {c}/{quote} by {resid:+.1f} bp (tolerance {tol:.1f} bp)")
