@@ -120,3 +120,13 @@ def test_merge_pools_events_and_pair_hours():
     m = merge_scores([a, b]).summary()
     assert (m["events"], m["detected"], m["pair_hours"], m["false_alarm_clusters"]) == (2, 1, 10, 1)
     assert m["fa_per_pair_hour"] == pytest.approx(0.1)
+
+
+def test_flagged_between_and_frame():
+    from fxwatch.eval.scenarios import alerts_frame, flagged_between
+
+    al = [Alert("EUR/USD", 10, "zscore"), Alert("EUR/USD", 20, "ramp"), Alert("NZD/USD", 15, "ramp")]
+    assert [a.ts_ms for a in flagged_between(al, "EUR/USD", 10, 19)] == [10]
+    assert [a.detector for a in flagged_between(al, "EUR/USD", 0, 99, detectors=["ramp"])] == ["ramp"]
+    df = alerts_frame(al)
+    assert list(df.columns) == ["pair", "ts_ms", "time", "detector", "score", "emitted_ms"] and len(df) == 3

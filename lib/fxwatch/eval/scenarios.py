@@ -20,6 +20,9 @@ __all__ = [
     "detect_offline",
     "run_scenario",
     "SCENARIO_START_MS",
+    "confirmed_cross",
+    "alerts_frame",
+    "flagged_between",
 ]
 
 CROSS_KINDS = ("cross_break",)  # events any leg of a triangle may reveal
@@ -325,3 +328,28 @@ def run_scenario(seed: int, hours: float = 2.0, pairs: Sequence[str] | None = No
     alerts = detect_offline(res.quotes(), factory, cross, cooldown_ms)
     score = score_scenarios(alerts, res.labels, res.legit, pairs=pairs, pair_hours=len(pairs) * hours, **score_kw)
     return score, alerts
+
+
+def confirmed_cross() -> list:
+    """default_cross() with CrossRate waiting for a fresh quote on every leg (confirm_legs=True)."""
+    from fxwatch.detect.bank import default_cross
+    from fxwatch.detect.triangle import CrossRate
+
+    return [CrossRate(confirm_legs=True) if isinstance(d, CrossRate) else d for d in default_cross()]
+
+
+def alerts_frame(alerts) -> pd.DataFrame:
+    """Alerts as a DataFrame: pair, ts_ms, time (UTC), detector, score, emitted_ms."""
+    al = as_alerts(alerts)
+    df = pd.DataFrame({"pair": [a.pair for a in al], "ts_ms": [a.ts_ms for a in al],
+                       "detector": [a.detector for a in al], "score": [a.score for a in al],
+                       "emitted_ms": [a.raised_ms for a in al]})
+    df.insert(2, "time", pd.to_datetime(df["ts_ms"], unit="ms", utc=True))
+    return df
+
+
+def flagged_between(alerts, pair: str, start_ms: int, end_ms: int, detectors: Iterable[str] | None = None) -> list[Alert]:
+    """Alerts on `pair` with start_ms ≤ ts_ms ≤ end_ms (optionally only from `detectors`)."""
+    keep = set(detectors) if detectors is not None else None
+    return [a for a in as_alerts(alerts) if a.pair == pair and start_ms <= a.ts_ms <= end_ms
+            and (keep is None or a.detector in keep)]
