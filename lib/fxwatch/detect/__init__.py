@@ -2,10 +2,12 @@
 
 from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors, run_detectors
 from fxwatch.detect.bounds import HistoricalBounds
+from fxwatch.detect.contextual import ContextualNovelty
 from fxwatch.detect.crossed import CrossedQuote
 from fxwatch.detect.cusum import Cusum
 from fxwatch.detect.ensemble import AlertDeduper, Ensemble
 from fxwatch.detect.keyed import ALERT_COLUMNS, detect_all_pairs_batch, detect_pair_batch
+from fxwatch.detect.pagehinkley import PageHinkley
 from fxwatch.detect.ramp import RampRevert
 from fxwatch.detect.silent import FrozenPair
 from fxwatch.detect.spread import SpreadBlowout
@@ -18,6 +20,7 @@ from fxwatch.detect.zscore import RobustZScore
 __all__ = [
     "ALERT_COLUMNS",
     "AlertDeduper",
+    "ContextualNovelty",
     "CrossRate",
     "CrossedQuote",
     "Cusum",
@@ -25,6 +28,7 @@ __all__ = [
     "Ensemble",
     "FrozenPair",
     "HistoricalBounds",
+    "PageHinkley",
     "PairDetectorBank",
     "RampRevert",
     "RobustZScore",
