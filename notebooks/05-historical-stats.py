@@ -1,0 +1,90 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: fxwatch
+#     language: python
+#     name: fxwatch
+# ---
+
+# %% [markdown]
+# # 05 — Historical statistics (the daily production job)
+#
+# The streaming anomaly rule compares each closed 1-minute window of a pair — its log-return
+# volatility, mean spread, tick count and price level — with what is normal **for that pair at
+# that hour of the week** (FX liquidity follows the sessions: Tokyo, London, New York, the weekend).
+# This job computes that normal from stored history:
+#
+# 1. read the `lookback_days` days before `as_of` from Cassandra `fxwatch.quotes`, one
+#    (pair, day) partition per query, on the Spark executors (a bounded read: no full scan);
+# 2. build 1-minute windows per pair **over the full minute grid**: a minute without ticks is a
+#    row with `ticks = 0`, so gaps lower the tick-count statistics instead of disappearing;
+# 3. per pair, hour-of-week (0 = Monday 00h UTC) and metric: n, mean, std, median, MAD, p01, p99;
+# 4. write them as a new **version** to `fxwatch.stats`, then announce it in `fxwatch.stats_versions`.
+#    The running stream checks for a newer version every few seconds and swaps its bounds.
+#
+# Production: `fxwatch job stats --date 2026-11-25` runs this notebook with papermill and keeps the
+# executed copy in `runs/stats/<date>/`. Credentials come from the environment, never parameters.
+
+# %% tags=["parameters"]
+as_of: str = "2026-11-25"  # UTC date the stats are valid from; history = the lookback days before it
+lookback_days: int = 28  # days of history to learn from
+k: float = 4.0  # bound half-width in std (or 1.4826·MAD) units, stored with the version
+keyspace: str = "fxwatch"  # Cassandra keyspace to read quotes from and write stats to
+pairs: str = ""  # comma-separated pairs, e.g. "EUR/USD,USD/JPY"; empty = every pair in pair_status
+write: bool = True  # False: compute and show only
+
+# %%
+import time
+
+from fxwatch.config import Settings
+from fxwatch.errors import FxwatchError
+from fxwatch.schema import pair_problem
+from fxwatch.stats.compute import as_of_range, compute_stats
+from fxwatch.stats.store import load_quotes, write_stats
+from fxwatch.stream.session import get_spark
+
+settings = Settings.from_env().with_(keyspace=keyspace)
+start_ms, end_ms = as_of_range(as_of, lookback_days)
+pair_list = [p.strip() for p in pairs.split(",") if p.strip()] or None
+for p in pair_list or ():
+    if pair_problem(p):
+        raise FxwatchError(f"parameter pairs: {pair_problem(p)}")
+spark = get_spark(settings, app_name="fxwatch-stats")
+print(f"history {time.strftime('%Y-%m-%d', time.gmtime(start_ms / 1000))} .. {as_of} (exclusive), "
+      f"pairs: {pair_list or 'all seen'}")
+
+# %% [markdown]
+# ## Read the history (bounded, partition by partition)
+
+# %%
+t0 = time.perf_counter()
+quotes = load_quotes(spark, settings, start_ms, end_ms, pair_list).cache()
+n_quotes = quotes.count()
+read_s = time.perf_counter() - t0
+print(f"{n_quotes:,} quotes read in {read_s:.1f} s ({n_quotes / max(read_s, 1e-9):,.0f} rows/s)")
+if n_quotes == 0:
+    raise FxwatchError(f"no quotes in {keyspace}.quotes for the {lookback_days} days before {as_of}: "
+                       "run the stream first (`fxwatch stream run`) or pick another --date")
+
+# %% [markdown]
+# ## Statistics per pair × hour-of-week × metric
+
+# %%
+t0 = time.perf_counter()
+stats = compute_stats(spark, quotes, as_of, lookback_days).cache()
+n_stats = stats.count()
+print(f"{n_stats:,} stats rows in {time.perf_counter() - t0:.1f} s")
+stats.orderBy("pair", "metric", "hour_of_week").limit(12).toPandas()
+
+# %% [markdown]
+# ## Write the version (stats rows first, then the announcement the stream watches)
+
+# %%
+version = write_stats(stats, settings, as_of, lookback_days, k) if write else None
+print(f"version {version} written" if version else "not written (write=False)")
