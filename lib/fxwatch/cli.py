@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "fxwatch.store.cli",  # store init
     "fxwatch.bus.cli",  # topics ensure, produce, synth
     "fxwatch.detect.cli",  # detect, nab
+    "fxwatch.stream.cli",  # stream run, alerts
+    "fxwatch.stats.cli",  # job stats
     "fxwatch.eval.scenarios_cli",  # scenarios
     "fxwatch.dashboard.cli",  # dashboard
     "fxwatch.notebooks_cli",  # notebooks run|sync|check
