@@ -4,7 +4,6 @@ its own checkpoints: <checkpoint_dir>/<keyspace>/<topic>/) and its own UTC day o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -22,34 +21,11 @@ from fxwatch.stack.manager import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
-# The job as a process. `fxwatch stream run` once the streaming CLI is registered; until then the
-# same run_pipeline call it wraps (quotes query only: the exactly-once sink under test).
-_FALLBACK = (
-    "import sys\n"
-    "from fxwatch.config import Settings\n"
-    "from fxwatch.errors import FxwatchError\n"
-    "from fxwatch.stream.session import get_spark\n"
-    "from fxwatch.stream.jobs import run_pipeline\n"
-    "s = Settings.from_env()\n"
-    "until_idle = sys.argv[1] == '1'\n"
-    "try:\n"
-    "    run_pipeline(get_spark(s, 'fxwatch-stream'), s, until_idle=until_idle, queries=('quotes',),\n"
-    "                 max_offsets_per_trigger=int(sys.argv[2]), trigger_seconds=0.5)\n"
-    "except FxwatchError as exc:\n"
-    "    print(f'fxwatch: error: {exc}', file=sys.stderr); sys.exit(1)\n"
-)
-
-
-def _stream_cli_available() -> bool:
-    return importlib.util.find_spec("fxwatch.stream.cli") is not None
-
-
 def _job_cmd(until_idle: bool, max_offsets: int) -> list[str]:
-    if _stream_cli_available():
-        cmd = [sys.executable, "-m", "fxwatch.cli", "stream", "run", "--queries", "quotes",
-               "--max-offsets-per-trigger", str(max_offsets)]
-        return cmd + (["--until-idle"] if until_idle else [])
-    return [sys.executable, "-c", _FALLBACK, "1" if until_idle else "0", str(max_offsets)]
+    """`fxwatch stream run`, quotes query only (the exactly-once sink under test), small batches."""
+    cmd = [sys.executable, "-m", "fxwatch.cli", "stream", "run", "--queries", "quotes",
+           "--max-offsets-per-trigger", str(max_offsets), "--trigger-seconds", "0.5"]
+    return cmd + (["--until-idle"] if until_idle else [])
 
 
 def _env(s) -> dict[str, str]:
