@@ -14,7 +14,7 @@ import pytest
 from fxwatch.config import Settings
 from fxwatch.notebooks import (
     KERNEL, TEST_PARAMETERS, check_notebooks, code_cells, kernel_installed, notebook_parameters,
-    numbered_notebooks, read_py, run_notebooks, run_one,
+    numbered_notebooks, parameter_names, read_py, run_notebooks, run_one,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,9 @@ def test_ipynb_code_cells_agree_with_py(py):
 def test_parameters_are_typed_commented_and_documented(py):
     params = notebook_parameters(py)
     assert params, f"{py.name} declares no parameters"
+    unparsed = sorted(set(parameter_names(read_py(py))) - set(params))
+    assert not unparsed, (f"{py.name}: papermill cannot parse {unparsed} — keep '=' out of the help comment "
+                          "(papermill skips any line with two '=')")
     for name, p in params.items():
         assert p["inferred_type_name"] not in ("None", None), f"{py.name}: parameter {name} has no type annotation"
         assert p["help"], f"{py.name}: parameter {name} has no comment saying what it is"
@@ -77,7 +80,7 @@ def test_parameters_are_typed_commented_and_documented(py):
 def test_test_parameters_name_declared_parameters(py):
     """A renamed parameter must fail here, not be silently ignored by the test runs."""
     given = TEST_PARAMETERS.get(py.name[:2], {})
-    unknown = sorted(set(given) - set(notebook_parameters(py)))
+    unknown = sorted(set(given) - set(parameter_names(read_py(py))))
     assert not unknown, f"TEST_PARAMETERS for {py.name} names {unknown}, which it does not declare"
 
 

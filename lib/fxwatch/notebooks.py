@@ -31,6 +31,7 @@ __all__ = [
     "kernel_installed",
     "notebook_parameters",
     "numbered_notebooks",
+    "parameter_names",
     "read_py",
     "run_notebooks",
     "run_one",
@@ -50,11 +51,12 @@ TEST_PARAMETERS: dict[str, dict[str, object]] = {
     "00": {"keyspace": "fxwatch_test_qs", "max_ticks": 7000, "dashboard_port": 18060, "pipeline_timeout": 300.0},
     "01": {"synthetic_hours": 0.1, "truefx_seconds": 1.0},
     "02": {"limit": 2000},
-    "03": {},
-    "04": {},
-    "05": {},
+    "03": {"minutes": 2.0, "keyspace": "fxwatch_test", "topic_suffix": "-nb03-test"},
+    "04": {"minutes": 4.0, "keyspace": "fxwatch_test", "topic_suffix": "-nb04-test"},
+    # over the ticks 00-quickstart's test run replayed into fxwatch_test_qs (2024-01-15)
+    "05": {"keyspace": "fxwatch_test_qs", "as_of": "2024-01-16", "lookback_days": 2},
     "06": {"dashboard_port": 18061, "seed_demo": True},
-    "07": {},
+    "07": {"seeds": [101], "hours": 1.2},
 }
 
 
@@ -130,11 +132,30 @@ def check_notebooks(directory: Path) -> list[str]:
         if len(tagged) != 1:
             problems.append(f"{py.name} has {len(tagged)} cells tagged `parameters` (needs exactly one: "
                             "`# %% tags=[\"parameters\"]`)")
+        else:
+            unseen = sorted(set(parameter_names(nb)) - set(notebook_parameters(ipynb)))
+            if unseen:
+                problems.append(f"{py.name}: papermill cannot parse parameter(s) {', '.join(unseen)} (so "
+                                "`papermill --help-notebook` omits them): one `name: type = value  # help` per "
+                                "line, with no '=' in the help comment")
     for ipynb in sorted(Path(directory).glob("[0-9][0-9]-*.ipynb")):
         if not ipynb.with_suffix(".py").exists():
             problems.append(f"{ipynb.name} has no {ipynb.with_suffix('.py').name}: pair it "
                             "(`jupytext --to py:percent`) or delete it")
     return problems
+
+
+def parameter_names(nb) -> list[str]:
+    """Names assigned in the notebook's `parameters` cell, read with Python's own parser."""
+    import ast
+
+    names: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+                names.extend(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
@@ -203,7 +224,7 @@ def run_one(py: Path, out_dir: Path, parameters: Mapping[str, object] | None = N
 
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / py.with_suffix(".ipynb").name
-    declared = notebook_parameters(py)
+    declared = set(parameter_names(read_py(py)))
     given = dict(parameters or {})
     used = {k: v for k, v in given.items() if k in declared}
     ignored = sorted(set(given) - set(used))
