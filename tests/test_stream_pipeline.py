@@ -77,11 +77,16 @@ def test_until_idle_end_to_end_and_replay_is_idempotent(spark, stack, unique_top
     res = generate(SyntheticConfig(start_ms=random_monday_ms() + 14 * 3_600_000, duration_s=240, rate=5.0,
                                    seed=3, events_per_hour=10))
     quotes = list(res.quotes())
-    produce(s, [q.to_json() for q in quotes] + BAD, [q.pair for q in quotes] + ["EUR/USD"] * len(BAD))
+    half = len(quotes) // 2
     pairs, days = sorted({q.pair for q in quotes}), days_of(q.ts_ms for q in quotes)
+    # first run on half the ticks (quotes only), then a restart on the same checkpoint: it resumes
+    produce(s, [q.to_json() for q in quotes[:half]], [q.pair for q in quotes[:half]])
+    r0 = run_pipeline(spark, s, until_idle=True, queries=("quotes",), checkpoints=tmp_path / "cp1", timeout=300)
+    assert r0["quotes"] == half
+    produce(s, [q.to_json() for q in quotes[half:]] + BAD, [q.pair for q in quotes[half:]] + ["EUR/USD"] * len(BAD))
 
     r = run_pipeline(spark, s, until_idle=True, checkpoints=tmp_path / "cp1", timeout=300)
-    assert r["quotes"] == len(quotes) and r["rejected"] == len(BAD)
+    assert r["quotes"] == len(quotes) - half and r["rejected"] == len(BAD)  # resumed: nothing lost, nothing twice
     assert count_quotes(cassandra_session, s.keyspace, pairs, days) == len(quotes)
     # milliseconds survive into Cassandra
     first = min(quotes, key=lambda q: q.ts_ms)
@@ -196,7 +201,8 @@ def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics,
              (pair, 9, "ticks", 50, 30.0, 1.0, 30.0, 1.0, 28.0, 32.0)],
             "pair string, hour_of_week int, metric string, n long, mean double, std double, median double, "
             "mad double, p01 double, p99 double")
-        version = write_stats(stats, s, as_of="2099-01-01", lookback_days=7, k=4.0)
+        today = datetime.now(timezone.utc).date().isoformat()  # newest as-of: becomes the current version
+        version = write_stats(stats, s, as_of=today, lookback_days=7, k=4.0)
         # a jump to 0.75 in minute 3 must be flagged once minute 3 closes (minute 5 moves the watermark)
         produce(s, minute(3, 0.75) + minute(5, 0.70, 2), [pair] * 32)
         _wait(lambda: w.alerts >= 1, 120, "an alert against the new stats version")
