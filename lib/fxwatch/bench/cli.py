@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     lat.add_argument("--mode", choices=("realtime", "microbatch", "both"), default="both")
     lat.add_argument("--seconds", type=float, default=60.0)
     lat.add_argument("--rate", type=float, default=2000.0)
+    lat.add_argument("--sink", choices=("kafka", "cassandra"), default="kafka",
+                     help="alerts to a Kafka topic, or a foreach writer into the alerts table")
     lat.set_defaults(func=_cmd_latency)
 
     pr = sub.add_parser("producer", help="QuoteProducer ticks/s vs a naive send-and-flush producer")
@@ -82,7 +84,7 @@ def _cmd_latency(args) -> int:
     result: dict[str, object] = {}
     modes = ("realtime", "microbatch") if args.mode == "both" else (args.mode,)
     for mode in modes:
-        r = detector_latency_subprocess(mode, args.seconds, args.rate, echo=_err)
+        r = detector_latency_subprocess(mode, args.seconds, args.rate, echo=_err, sink=args.sink)
         result.update({f"{mode}_{k}": v for k, v in r.items() if k != "mode"})
     emit(result)
     return 0

@@ -24,10 +24,10 @@ def _last_json(text: str) -> dict:
     raise RuntimeError(f"no JSON result line in output: {text[-500:]}")
 
 
-def detector_latency_subprocess(mode: str, seconds: float, rate: float, echo=print) -> dict:
+def detector_latency_subprocess(mode: str, seconds: float, rate: float, echo=print, sink: str = "kafka") -> dict:
     """Run `python -m fxwatch.bench.realtime` in its own JVM (real-time mode holds its task slots)."""
     cmd = [sys.executable, "-m", "fxwatch.bench.realtime", "--mode", mode, "--duration", str(seconds),
-           "--rate", str(rate)]
+           "--rate", str(rate), "--sink", sink]
     echo(f"latency of the stateless detector, {mode}: {' '.join(cmd[1:])}")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
     try:
@@ -175,9 +175,10 @@ def bench_pipeline(settings, ticks: int = 300_000, baseline_ticks: int = 20_000,
         except Exception as exc:
             result["latency_error"] = f"{type(exc).__name__}: {exc}"
     if "realtime" not in skip:
-        for mode in ("microbatch", "realtime"):
-            r = detector_latency_subprocess(mode, latency_s, rate, echo)
-            result.update({f"detector_{mode}_{k}": v for k, v in r.items() if k != "mode"})
+        for mode, sink in (("microbatch", "kafka"), ("realtime", "kafka"), ("realtime", "cassandra")):
+            r = detector_latency_subprocess(mode, latency_s, rate, echo, sink)
+            tag = mode if sink == "kafka" else f"{mode}_{sink}"
+            result.update({f"detector_{tag}_{k}": v for k, v in r.items() if k not in ("mode", "sink")})
     for key in ("ticks_per_s", "baseline_ticks_per_s", "p50_latency_ms", "p99_latency_ms"):
         result.setdefault(key, None)
     return result

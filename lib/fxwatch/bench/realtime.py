@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import threading
@@ -42,12 +43,46 @@ def build_detector(spark, settings, reference: dict[str, float], threshold: floa
     )
 
 
-def start_detector(spark, settings, mode: str, checkpoint: str, interval: str | None = None):
-    """Start the detector writing to settings.alerts_topic; mode 'realtime' or 'microbatch'."""
+class CassandraAlertWriter:
+    """A row-at-a-time ForeachWriter: each alert row -> one prepared INSERT into the alerts table."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def open(self, partition_id, epoch_id) -> bool:
+        from fxwatch.stream.cassandra_io import process_session
+
+        self.session = process_session(self.settings)
+        self.stmt = self.session.prepare(
+            "INSERT INTO alerts (day, ts, pair, detector, score, reason, value, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        return True
+
+    def process(self, row) -> None:
+        from datetime import datetime, timezone
+
+        d = json.loads(row.value)
+        ts = datetime.fromtimestamp(d["ts"] / 1000, tz=timezone.utc)
+        self.session.execute(self.stmt, (ts.date(), ts, d["pair"], f"rt-{d['detector']}", 1.0,
+                                         f"{d['detector']}: |mid/ref - 1| = {d['jump']:.4f}", d["jump"],
+                                         datetime.now(timezone.utc)))
+
+    def close(self, error) -> None:
+        pass
+
+
+def start_detector(spark, settings, mode: str, checkpoint: str, interval: str | None = None, sink: str = "kafka"):
+    """Start the detector; mode 'realtime' or 'microbatch'; sink 'kafka' (alerts topic) or
+    'cassandra' (a foreach writer into the alerts table)."""
     df = build_detector(spark, settings, BASE_MID)
-    writer = (df.writeStream.format("kafka").options(**settings.spark_kafka_options())
-              .option("topic", settings.alerts_topic).option("checkpointLocation", checkpoint)
-              .queryName(f"bench-detector-{mode}"))
+    writer = df.writeStream.option("checkpointLocation", checkpoint).queryName(f"bench-detector-{mode}-{sink}")
+    if sink == "kafka":
+        writer = (writer.format("kafka").options(**settings.spark_kafka_options())
+                  .option("topic", settings.alerts_topic))
+    elif sink == "cassandra":
+        writer = writer.foreach(CassandraAlertWriter(settings))
+    else:
+        raise ValueError(f"sink must be kafka or cassandra, not {sink!r}")
     if mode == "realtime":
         writer = writer.outputMode("update").trigger(realTime=interval or "30 seconds")
     elif mode == "microbatch":
@@ -79,24 +114,66 @@ class _AlertCollector(threading.Thread):
         self.consumer.close()
 
 
+class _CassandraSeen:
+    """Adapter: AlertPoller first-seen times as {(pair, ts): latency} against the feeder's send times."""
+
+    def __init__(self, settings) -> None:
+        from datetime import datetime, timezone
+
+        from fxwatch.bench.cassandra_probe import AlertPoller
+        from fxwatch.store.connection import connect
+
+        self.cluster, session = connect(settings)
+        self.poller = AlertPoller(session, datetime.now(timezone.utc).date(), int(time.time() * 1000) - 1000)
+        self.feeder = None
+
+    @property
+    def latency(self) -> dict:
+        sent = self.feeder.spikes if self.feeder else {}
+        return {k: t - sent[k] for k, t in list(self.poller.first_seen.items()) if k in sent}
+
+    def start(self) -> None:
+        self.poller.start()
+
+    @property
+    def stop_event(self):
+        return self.poller.stop_event
+
+    def join(self, timeout) -> None:
+        self.poller.join(timeout)
+        self.cluster.shutdown()
+
+
 def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration_s: float = 30.0,
                              spike_every: int = 100, warmup_s: float = 90.0, interval: str | None = None,
-                             echo=print) -> dict[str, object]:
-    """Run the detector in `mode` on fresh topics, feed steady ticks with spikes, and time each alert."""
+                             echo=print, sink: str = "kafka") -> dict[str, object]:
+    """Run the detector in `mode` on fresh topics, feed steady ticks with spikes, and time each alert
+    (sink kafka: alert received from the alerts topic; sink cassandra: alert row readable)."""
     from fxwatch.bench.kafka_io import fresh_topics
     from fxwatch.bench.report import latency_summary
     from fxwatch.bench.steady import SteadyFeeder
     from fxwatch.stack.manager import wait_until
     from fxwatch.stream.session import get_spark
 
+    if sink == "cassandra":
+        from fxwatch.store.schema import init_schema
+
+        settings = settings.with_(keyspace="fxwatch_bench")
+        init_schema(settings)
     settings = fresh_topics(settings, f"lat-{mode}", partitions=2)
-    spark = get_spark(settings, app_name=f"fxwatch-bench-{mode}",
-                      **{"spark.sql.streaming.realTimeMode.minBatchDuration": "1000"})
+    conf = {"spark.sql.streaming.realTimeMode.minBatchDuration": "1000"}
+    if sink == "cassandra":
+        # rows reach a Python foreach writer through a buffered pipe (spark.buffer.size, 64 KiB):
+        # sparse alerts would wait for it to fill; a small buffer sends each one on
+        conf["spark.buffer.size"] = os.environ.get("FXWATCH_BENCH_PY_BUFFER", "256")
+    spark = get_spark(settings, app_name=f"fxwatch-bench-{mode}", **conf)
     checkpoint = settings.checkpoint_dir / f"bench-{mode}-{uuid.uuid4().hex[:8]}"
-    collector = _AlertCollector(settings, settings.alerts_topic)
+    collector = _AlertCollector(settings, settings.alerts_topic) if sink == "kafka" else _CassandraSeen(settings)
     collector.start()
     feeder = SteadyFeeder(settings, settings.quotes_topic, rate=rate, spike_every=spike_every)
-    query = start_detector(spark, settings, mode, str(checkpoint), interval)
+    if sink == "cassandra":
+        collector.feeder = feeder
+    query = start_detector(spark, settings, mode, str(checkpoint), interval, sink)
     try:
         feeder.start()
         t0 = time.monotonic()
@@ -116,7 +193,7 @@ def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration
         collector.stop_event.set()
         collector.join(10)
         shutil.rmtree(checkpoint, ignore_errors=True)
-    out = {"mode": mode, "rate": rate, "spike_every": spike_every, "measured_s": duration_s,
+    out = {"mode": mode, "sink": sink, "rate": rate, "spike_every": spike_every, "measured_s": duration_s,
            "ticks_sent": feeder.sent, "trigger": interval or ("30 seconds" if mode == "realtime" else "100 milliseconds")}
     out.update(latency_summary(lat, len(expected)))
     return out
@@ -133,13 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=30.0)
     p.add_argument("--spike-every", type=int, default=100)
     p.add_argument("--interval", help="trigger interval (real-time: checkpoint interval)")
+    p.add_argument("--sink", choices=("kafka", "cassandra"), default="kafka")
     a = p.parse_args(argv)
     settings = Settings.from_env()
     try:
         result = measure_detector_latency(settings, a.mode, a.rate, a.duration, a.spike_every, interval=a.interval,
-                                          echo=lambda m: print(m, file=sys.stderr))
+                                          echo=lambda m: print(m, file=sys.stderr), sink=a.sink)
     except Exception as exc:  # the error is the result: real-time mode may not run in this build
-        result = {"mode": a.mode, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"}
+        result = {"mode": a.mode, "sink": a.sink, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"}
     emit(result)
     return 0 if "error" not in result else 1
 
