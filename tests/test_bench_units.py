@@ -1,0 +1,131 @@
+"""Benchmark building blocks that need no services: ticks, arithmetic, progress rates, the
+DuckDB yardstick's agreement with the Spark stats job, the flaky server, the cluster config."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from fxwatch.bench.report import emit, latency_summary, percentile, ratio
+from fxwatch.bench.ticks import SPIKE_JUMP, make_ticks
+from fxwatch.schema import Quote, validate_quote
+
+
+def test_ticks_are_valid_unique_quotes_with_marked_spikes():
+    t = make_ticks(5000, 1_600_000_000_000, spike_every=250)
+    assert len(t) == len(t.keys) == 5000
+    quotes = [Quote.from_json(v) for v in t.values]
+    assert all(validate_quote(q, now=2_000_000_000_000) is None for q in quotes)
+    assert max(Counter((q.pair, q.ts_ms) for q in quotes).values()) == 1  # one Cassandra row each
+    assert [q.pair.encode() for q in quotes] == t.keys
+    assert t.spikes.tolist() == list(range(249, 5000, 250))
+    spikes = {i: quotes[i] for i in t.spikes.tolist()}
+    assert all(q.bid > q.ask for q in spikes.values())  # crossed
+    normal = [q for i, q in enumerate(quotes) if i not in spikes]
+    assert all(q.bid < q.ask for q in normal)
+    ref = {q.pair: q.mid for q in normal}
+    assert all(q.mid / ref[q.pair] - 1 > SPIKE_JUMP / 2 for q in spikes.values())
+    assert t.spike_keys() == {(q.pair, q.ts_ms) for q in spikes.values()}
+
+
+def test_percentiles_match_numpy_and_summary_counts():
+    data = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]
+    for q in (0, 50, 90, 99, 100):
+        assert math.isclose(percentile(data, q), float(np.percentile(data, q)))
+    assert percentile([], 50) is None
+    s = latency_summary([10.0, 20.0, 30.0], expected=4)
+    assert s["p50_latency_ms"] == 20.0 and s["alerts_seen"] == 3 and s["alerts_expected"] == 4
+    assert latency_summary([], 2)["p99_latency_ms"] is None
+    assert ratio(100.0, 4.0) == 25.0 and ratio(None, 3.0) is None and ratio(3.0, 0) is None
+
+
+def test_emit_prints_one_json_object_as_the_last_line():
+    buf = io.StringIO()
+    buf.write("progress line\n")
+    emit({"ticks_per_s": 1.5, "nested": {"a": 1}}, buf)
+    last = buf.getvalue().strip().splitlines()[-1]
+    assert json.loads(last) == {"nested": {"a": 1}, "ticks_per_s": 1.5}
+
+
+def test_sustained_rate_spans_first_start_to_last_end():
+    from fxwatch.bench.progress import sustained_rate
+
+    ev = [  # two queries; the first batch of each is slow (warm-up)
+        {"name": "a", "batch": 0, "start_ms": 0, "duration_ms": 4000, "rows": 1000},
+        {"name": "a", "batch": 1, "start_ms": 4000, "duration_ms": 1000, "rows": 9000},
+        {"name": "b", "batch": 0, "start_ms": 0, "duration_ms": 3000, "rows": 5000},
+        {"name": "b", "batch": 1, "start_ms": 3000, "duration_ms": 2500, "rows": 5000},
+        {"name": "b", "batch": 2, "start_ms": 5500, "duration_ms": 10, "rows": 0},  # idle poll: ignored
+    ]
+    r = sustained_rate(ev, total_rows=10_000)
+    assert r["sustained_ticks_per_s"] == 1818.2  # 10 000 ticks from the first start (0) to the last end (5.5 s)
+    assert r["steady_ticks_per_s"] == 2000.0  # b after its warm-up: 5000 rows in 2.5 s (a: 9000 in 1 s)
+    assert r["batches"] == 4
+    assert sustained_rate([], 5)["sustained_ticks_per_s"] is None
+
+
+def test_compare_reports_the_worst_relative_difference():
+    import pandas as pd
+
+    from fxwatch.bench.stats import compare
+
+    a = pd.DataFrame({"pair": ["X", "Y"], "hour_of_week": [1, 1], "metric": ["m", "m"], "n": [10, 10],
+                      "mean": [1.0, 2.0], "std": [0.1, 0.2], "median": [1.0, 2.0], "mad": [0.1, 0.1],
+                      "p01": [0.5, 1.5], "p99": [1.5, 2.5]})
+    b = a.copy()
+    b.loc[1, "mean"] = 2.2
+    out = compare(a, b)
+    assert out["rows_matched"] == 2 and math.isclose(out["max_rel_diff"], 0.2 / 2.2)
+    assert compare(a, a)["max_rel_diff"] == 0.0
+
+
+@pytest.mark.spark
+def test_duckdb_yardstick_computes_the_same_statistics_as_the_spark_job(spark, tmp_path):
+    from fxwatch.bench.stats import compare, duckdb_stats, spark_stats, write_history
+
+    path = write_history(tmp_path / "hist", ticks=6000, days=2, pairs=("EUR/USD", "USD/JPY"))
+    duck, _ = duckdb_stats(path, days=2, threads=1)
+    sp, _ = spark_stats(spark, path, days=2)
+    assert len(duck) > 100
+    out = compare(sp, duck)
+    assert out["rows_spark"] == out["rows_duckdb"] == out["rows_matched"]
+    assert out["max_rel_diff"] < 1e-9
+
+
+def test_flaky_server_counts_requests_per_window():
+    from fxwatch.bench.flaky_http import FlakyTrueFX
+
+    srv = FlakyTrueFX("u", "p")
+    srv.times = [0.0, 0.1, 0.2, 1.5, 1.6, 5.0]
+    assert srv.max_rate(1.0) == 3 and srv.max_rate(0.05) == 1
+    srv.server.server_close()
+
+
+def test_cluster_config_from_env(monkeypatch):
+    from fxwatch.cluster.manager import ClusterConfig, spark_home
+
+    monkeypatch.setenv("FXWATCH_CLUSTER_PORT", "17077")
+    monkeypatch.setenv("FXWATCH_CLUSTER_WORKER_CORES", "1")
+    cfg = ClusterConfig.from_env()
+    assert cfg.master_url == "spark://127.0.0.1:17077" and cfg.worker_cores == 1
+    assert (spark_home() / "bin" / "spark-class").exists()
+
+
+def test_bench_commands_are_registered_and_the_result_has_the_contract_keys(monkeypatch):
+    from fxwatch.bench.pipeline import bench_pipeline
+    from fxwatch.cli import build_parser
+    from fxwatch.config import Settings
+
+    args = build_parser().parse_args(["bench", "pipeline", "--ticks", "1000"])
+    assert args.ticks == 1000 and args.baseline_ticks == 20_000
+    assert build_parser().parse_args(["cluster", "status"]).func
+    result = bench_pipeline(Settings.from_env(), skip={"throughput", "baseline", "latency", "realtime"},
+                            echo=lambda m: None)
+    for key in ("ticks_per_s", "baseline_ticks_per_s", "p50_latency_ms", "p99_latency_ms"):
+        assert key in result
+    assert result["machine"]["nproc"] >= 1
