@@ -178,7 +178,7 @@ fig.show()
 variants = {"default ensemble": None}
 if confirm_legs:
     variants["CrossRate(confirm_legs=True)"] = confirmed_cross
-results = {name: merge_scores([run_scenario(s, hours, scenario_pairs, cross=mk() if mk else None)[0] for s in seeds])
+results = {name: merge_scores([run_scenario(s, hours, scenario_pairs, cross_factory=mk)[0] for s in seeds])
            for name, mk in variants.items()}
 main = results["default ensemble"]
 by_kind = main.by_kind()

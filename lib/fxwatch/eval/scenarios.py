@@ -318,14 +318,17 @@ SCENARIO_START_MS = 1_705_330_800_000  # 2024-01-15T15:00:00Z: two hours from he
 
 
 def run_scenario(seed: int, hours: float = 2.0, pairs: Sequence[str] | None = None,
-                 start_ms: int = SCENARIO_START_MS, factory=None, cross=None, cooldown_ms: int = 60_000,
+                 start_ms: int = SCENARIO_START_MS, factory=None, cross_factory=None, cooldown_ms: int = 60_000,
                  **score_kw) -> tuple[ScenarioScore, list[Alert]]:
-    """Generate one synthetic scenario (SyntheticConfig defaults otherwise), detect offline, score it."""
+    """Generate one synthetic scenario (SyntheticConfig defaults otherwise), detect offline, score it.
+
+    `factory()` / `cross_factory()` build fresh per-pair / all-pairs detectors (defaults: the bank's).
+    """
     from fxwatch.sources.synthetic import DEFAULT_SYNTH_PAIRS, SyntheticConfig, generate
 
     pairs = tuple(pairs or DEFAULT_SYNTH_PAIRS)
     res = generate(SyntheticConfig(pairs=pairs, start_ms=start_ms, duration_s=hours * 3600.0, seed=seed))
-    alerts = detect_offline(res.quotes(), factory, cross, cooldown_ms)
+    alerts = detect_offline(res.quotes(), factory, cross_factory() if cross_factory else None, cooldown_ms)
     score = score_scenarios(alerts, res.labels, res.legit, pairs=pairs, pair_hours=len(pairs) * hours, **score_kw)
     return score, alerts
 

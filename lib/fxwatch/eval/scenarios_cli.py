@@ -39,7 +39,7 @@ def run_scenarios(args) -> int:
     scores = []
     for seed in args.seeds:
         sc, _ = run_scenario(seed, args.hours, args.pairs, cooldown_ms=args.cooldown_ms,
-                             cross=confirmed_cross() if args.confirm_legs else None,
+                             cross_factory=confirmed_cross if args.confirm_legs else None,
                              grace_ms=int(args.grace_s * 1000), cluster_gap_ms=int(args.gap_s * 1000))
         scores.append(sc)
     m = merge_scores(scores)
