@@ -246,3 +246,15 @@ def test_refresh_through_the_test_client(app):
     cells = json.dumps(body[IDS.alerts]["children"])
     assert '"zscore"' in cells and '"spread"' in cells and "anomaly (sample)" in cells
     assert body[IDS.health_note]["children"].startswith("query lag")
+
+
+def test_long_ranges_draw_trends_without_reading_every_tick(source):
+    board = Dashboard(source)
+    out = board.refresh(1, "EUR/USD", "24h", "latest", None, None, now=NOW)
+    assert not [c for c in source.calls if c[0] == "quotes"], "a 24 h range must not read raw ticks"
+    names = [t.name for t in out[(IDS.price, "figure")].data]
+    assert "avg 1m (window end)" in names and "mid" not in names
+    z = _trace(out[(IDS.price, "figure")], "alert: zscore")
+    assert z.y[0] is not None
+    board.refresh(2, "EUR/USD", "1h", "latest", None, None, now=NOW)
+    assert [c for c in source.calls if c[0] == "quotes"]

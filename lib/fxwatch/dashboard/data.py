@@ -28,6 +28,7 @@ __all__ = [
     "InMemorySource",
     "MAX_DAYS",
     "RANGES",
+    "RAW_QUOTES_MAX",
     "Snapshot",
     "load_snapshot",
     "time_range",
@@ -49,6 +50,8 @@ STATUS_COLUMNS = ["pair", "last_ts", "bid", "ask", "ticks_seen", "updated_at"]
 MAX_DAYS = 8
 # Rows read per (pair, day) partition of quotes: the newest ones (quotes cluster by ts DESC).
 QUOTE_ROW_LIMIT = 20_000
+# Longest range read tick by tick (quotes); longer ranges show the windowed trends only.
+RAW_QUOTES_MAX = timedelta(hours=6)
 # Longest window a trends row may span (its partition is the day of its window start).
 TREND_REACH = timedelta(hours=1)
 
@@ -386,7 +389,9 @@ def load_snapshot(source: DataSource, pair: str | None, range_key: str = "1h", a
     snap.pair = pair if pair in pairs else pairs[0]
     snap.start, snap.end = time_range(status, snap.pair, range_key, anchor, now)
     try:
-        snap.quotes = source.quotes(snap.pair, snap.start, snap.end)
+        # Tick by tick for short ranges; longer ones are drawn from the windowed trends alone.
+        if snap.end - snap.start <= RAW_QUOTES_MAX:
+            snap.quotes = source.quotes(snap.pair, snap.start, snap.end)
         snap.trends = source.trends(snap.pair, snap.start, snap.end)
         snap.alerts = source.alerts(snap.start, snap.end, snap.pair)
         hours = {hour_of_week(snap.start + timedelta(hours=h))

@@ -158,10 +158,17 @@ def price_figure(quotes: pd.DataFrame, trends: pd.DataFrame, alerts: pd.DataFram
         _add_band(fig, band_steps(bands, start, end, metric), metric)
     if alerts is not None and len(alerts):
         a = alerts.sort_values("ts").copy()
+        # On the price line at the alert's time: `value` means different things per detector
+        # (a price, a spread, a tick rate), so it is shown in the hover text instead. Without
+        # ticks (long ranges) the line is the shortest window's average.
+        ref = None
         if q is not None:
-            # On the price line at the alert's time: `value` means different things per detector
-            # (a price, a spread, a tick rate), so it is shown in the hover text instead.
-            ref = pd.DataFrame({"ts": q["ts"], "ref": (q["bid"] + q["ask"]) / 2}).sort_values("ts")
+            ref = pd.DataFrame({"ts": q["ts"], "ref": (q["bid"] + q["ask"]) / 2})
+        elif trends is not None and len(trends):
+            shortest = trends[trends["window_len"] == trends["window_len"].min()]
+            ref = pd.DataFrame({"ts": shortest["window_end"], "ref": shortest["mid_avg"]})
+        if ref is not None and len(ref):
+            ref = ref.dropna().sort_values("ts")
             a["y"] = pd.merge_asof(a[["ts"]], ref, on="ts", direction="nearest")["ref"].values
         else:
             a["y"] = a["value"] if "value" in a else None
