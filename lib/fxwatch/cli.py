@@ -15,6 +15,7 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = [
     "fxwatch.stack.cli",  # stack up|down|status|reset
     "fxwatch.store.cli",  # store init
+    "fxwatch.demo_cli",  # demo
     "fxwatch.bus.cli",  # topics ensure, produce, synth
     "fxwatch.detect.cli",  # detect, nab
     "fxwatch.stream.cli",  # stream run, alerts
