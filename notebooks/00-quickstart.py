@@ -146,15 +146,14 @@ status
 replayed = labels[labels["pair"].isin(status["pair"])] if len(status) else labels
 pair = replayed["pair"].value_counts().index[0] if len(replayed) else (status["pair"].iloc[0] if len(status) else None)
 snap = load_snapshot(source, pair, range_key="6h", anchor="latest")
-if snap.empty:
-    print(snap.error or "nothing was written: check the pipeline output above")
-else:
-    print(f"{snap.pair}: {len(snap.quotes)} quotes, {len(snap.trends)} trend windows, {len(snap.alerts)} alerts")
-    figures.price_figure(snap.quotes, snap.trends, snap.alerts, snap.bands, snap.pair, snap.start, snap.end).show()
+assert not snap.empty and len(snap.quotes) and len(snap.trends), (
+    snap.error or "the pipeline wrote no quotes or trends: read the output of step 3")
+print(f"{snap.pair}: {len(snap.quotes)} quotes, {len(snap.trends)} trend windows, {len(snap.alerts)} alerts")
+figures.price_figure(snap.quotes, snap.trends, snap.alerts, snap.bands, snap.pair, snap.start, snap.end).show()
 
 # %%
 # Alerts of every pair by detector.
-alerts = source.alerts(snap.start, snap.end) if not snap.empty else pd.DataFrame(columns=["pair", "detector"])
+alerts = source.alerts(snap.start, snap.end)
 if len(alerts):
     px.histogram(alerts, x="detector", color="pair", title="alerts by detector and pair").show()
 alerts.head(10)
