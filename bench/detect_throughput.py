@@ -1,8 +1,10 @@
 """Throughput of the python detection engine (ticks/s, one core) against a same-run pandas baseline.
 
-Usage: .venv/bin/python bench/detect_throughput.py [--input FILE] [--format lean] [--repeat 3]
+Usage: .venv/bin/python bench/detect_throughput.py [--input FILE] [--format lean] [--repeat 3] [--also FILE]
 CPU time (time.process_time) is used so other load on the machine distorts the figures less;
-each figure is the best of --repeat runs.
+each figure is the best of --repeat runs. End-to-end rows include parsing: the plain path (one Quote
+per tick, PairDetectorBank) and the fast path (`detect_offline_fast`: columnar reader, one reused
+QuoteView); their alerts are compared. --also adds a second file (another pair) merged by time.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from fxwatch.detect import (
     default_cross,
     default_detectors,
 )
-from fxwatch.detect.io import read_quotes
+from fxwatch.detect.io import detect_offline_fast, read_quotes
 
 DEFAULT = "/work/shared/data/fx/quantconnect_lean/fxcm/tick/eurusd/20140508_eurusd_tick_quote.csv"
+ALSO = "/work/shared/data/fx/quantconnect_lean/fxcm/tick/nzdusd/20140508_nzdusd_tick_quote.csv"
 
 
 def best(fn, repeat):
@@ -58,6 +61,7 @@ def main() -> None:
     ap.add_argument("--input", default=DEFAULT)
     ap.add_argument("--format", default="lean")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--also", default=ALSO, help="second file for the two-pair end-to-end rows ('' to skip)")
     a = ap.parse_args()
 
     t_parse, quotes = best(lambda: list(read_quotes([a.input], a.format)), a.repeat)
@@ -85,11 +89,35 @@ def main() -> None:
     rows.append(("python: default ensemble + cross-rate", t_ens, hits))
     rows.append(("python: parse + default ensemble", t_ens + t_parse, hits))
 
+    def plain_e2e(paths):
+        bank = PairDetectorBank(default_detectors, cross=default_cross())
+        up = bank.update
+        out = []
+        for q in read_quotes(paths, a.format):
+            v = up(q)
+            if v:
+                out.extend(v)
+        return out
+
+    def key(alerts):
+        return [(v.pair, v.ts_ms, v.detector, v.score, v.reason) for v in alerts]
+
+    same = []
+    for paths in ([a.input], [a.input, a.also]) if a.also else ([a.input],):
+        t_plain, plain = best(lambda: plain_e2e(paths), a.repeat)
+        t_fast, (m, fast) = best(lambda: detect_offline_fast(paths, a.format, default_detectors, default_cross()), a.repeat)
+        tag = "" if len(paths) == 1 else f" ({len(paths)} files merged, {m} ticks)"
+        rows.append((f"end to end, plain path{tag}", t_plain * n / m, len(plain)))
+        rows.append((f"end to end, fast path{tag}", t_fast * n / m, len(fast)))
+        same.append(key(plain) == key(fast))
+        print(f"{m} ticks{tag}: fast/plain = {t_plain / t_fast:.2f}x, alerts identical: {same[-1]}")
+
     print(f"{n} ticks from {a.input}")
-    print(f"{'engine':44s} {'ticks/s':>12s} {'vs baseline':>12s} {'alerts':>8s}")
+    print("(rows are scaled to ticks/s of their own input; 'vs baseline' compares CPU time per tick)")
+    print(f"{'engine':56s} {'ticks/s':>12s} {'vs baseline':>12s} {'alerts':>8s}")
     for name, t, hits in rows:
         rate = n / t if t > 0 else float("inf")
-        print(f"{name:44s} {rate:12,.0f} {t_base / t if t else float('inf'):11.2f}x {hits:8d}")
+        print(f"{name:56s} {rate:12,.0f} {t_base / t if t else float('inf'):11.2f}x {hits:8d}")
     print(f"parse only: {n / t_parse:,.0f} ticks/s")
 
 

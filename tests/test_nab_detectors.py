@@ -93,3 +93,38 @@ def test_corpus_scores_default_beats_classic_and_windowed_gaussian():
         assert ours[p] > classic[p] + 10, p
     assert ours["standard"] > 70.0  # recorded in bench/README_detect.md: 70.6 / 62.5 / 75.5
     assert fxwatch_nab(750).rest == 150
+
+
+def test_contextual_learns_a_repeating_pattern_and_flags_a_new_one():
+    from fxwatch.detect.contextual import ContextualNovelty
+
+    x = np.tile([0.0, 1.0, 3.0, 7.0, 3.0, 1.0], 300).astype(float)
+    det = ContextualNovelty(probation=120)
+    s = np.array([det.update(i, v) for i, v in enumerate(x)])
+    assert not s[:120].any()
+    assert s[1200:].max() == 0.0  # every fact of the pattern is predicted once learnt
+    y = x.copy()
+    y[1500:1506] = [0.0, 7.0, 0.0, 7.0, 0.0, 7.0]  # known values, unknown order
+    det = ContextualNovelty(probation=120)
+    t = np.array([det.update(i, v) for i, v in enumerate(y)])
+    assert np.array_equal(t[:1500], s[:1500]) and t[1500:1506].max() >= 0.5
+
+
+def test_value_facts_are_bits_with_a_sign_fact_below_the_range():
+    from fxwatch.detect.contextual import value_facts
+
+    assert value_facts(5.0, 0.0, 1.0, 3) == (65536 + 1, 65536 + 2, 65536 + 5)  # 5 = 0b101
+    assert len(value_facts(9.0, 0.0, 1.0, 3)) == 4  # beyond the range: a fourth bit
+    assert 65535 in value_facts(-2.0, 0.0, 1.0, 3)
+
+
+def test_contextual_scores_do_not_depend_on_the_future():
+    from fxwatch.detect.contextual import ContextualNovelty
+
+    x = periodic(700)
+    full = score_series(lambda p: ContextualNovelty(100), np.arange(700), x)
+    assert not full[:100].any() and full[100:].any()
+    y = x.copy()
+    y[500:] = np.random.default_rng(5).normal(0, 50, 200)  # change the future only
+    part = score_series(lambda p: ContextualNovelty(100), np.arange(700), y)
+    assert np.array_equal(full[:500], part[:500])

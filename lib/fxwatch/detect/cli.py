@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--tz-offset-hours", type=float, default=None,
                    help="clock of lean files as UTC+H (default -5 under fxcm/, else 0)")
     p.add_argument("--cooldown-ms", type=int, default=60_000, help="one alert per pair+detector per quiet period")
+    p.add_argument("--plain-reader", action="store_true",
+                   help="python engine: one Quote object per tick (slower; the default columnar path gives the same alerts)")
     p.set_defaults(func=run_detect)
 
     from fxwatch.eval.cli import register_nab
@@ -41,19 +43,24 @@ def run_detect(args) -> int:
         return int(run_spark_detect(inputs=list(args.input), output=args.output, fmt=args.fmt,
                                     tz_offset_hours=args.tz_offset_hours, cooldown_ms=args.cooldown_ms) or 0)
 
-    from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors
-    from fxwatch.detect.io import read_quotes, write_alerts
+    from fxwatch.detect.bank import default_cross, default_detectors, run_detectors
+    from fxwatch.detect.io import detect_offline_fast, read_quotes, write_alerts
 
-    bank = PairDetectorBank(default_detectors, cross=default_cross(), cooldown_ms=args.cooldown_ms)
-    alerts = []
-    n = 0
     t0 = time.perf_counter()
-    upd = bank.update
-    for q in read_quotes(args.input, args.fmt, args.tz_offset_hours):
-        n += 1
-        v = upd(q)
-        if v:
-            alerts.extend(v)
+    if args.plain_reader:
+        quotes = read_quotes(args.input, args.fmt, args.tz_offset_hours)
+        n = 0
+
+        def counted():
+            nonlocal n
+            for q in quotes:
+                n += 1
+                yield q
+
+        alerts = run_detectors(counted(), default_detectors, cross=default_cross(), cooldown_ms=args.cooldown_ms)
+    else:
+        n, alerts = detect_offline_fast(args.input, args.fmt, default_detectors, cross=default_cross(),
+                                        cooldown_ms=args.cooldown_ms, tz_offset_hours=args.tz_offset_hours)
     elapsed = time.perf_counter() - t0
     alerts.sort(key=lambda v: (v.ts_ms, v.pair))  # bad ticks are confirmed a few ticks late
     rows = write_alerts(args.output, alerts)

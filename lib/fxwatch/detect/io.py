@@ -1,4 +1,4 @@
-"""Small tick readers (TrueFX, Lean, plain CSV) and the alerts CSV writer for `fxwatch detect`."""
+"""Tick readers (TrueFX, Lean, plain CSV; a columnar fast path), the offline runner and the alerts CSV writer."""
 
 from __future__ import annotations
 
@@ -8,14 +8,30 @@ import io
 import os
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from fxwatch.detect.verdict import Verdict
 from fxwatch.errors import FxwatchError
 from fxwatch.schema import Quote
 
-__all__ = ["FORMATS", "read_quotes", "read_truefx", "read_lean", "read_csv", "lean_meta", "iso_ms", "write_alerts"]
+__all__ = [
+    "FORMATS",
+    "QuoteView",
+    "TickColumns",
+    "detect_offline_fast",
+    "iso_ms",
+    "lean_meta",
+    "read_columns",
+    "read_csv",
+    "read_lean",
+    "read_lean_columns",
+    "read_quotes",
+    "read_truefx",
+    "run_columns",
+    "write_alerts",
+]
 
 FORMATS = ("truefx", "lean", "csv")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -151,3 +167,152 @@ def write_alerts(path, verdicts: Iterable[Verdict]) -> int:
             w.writerow([v.pair, iso_ms(v.ts_ms), v.detector, f"{v.score:.4f}", v.reason])
             n += 1
     return n
+
+
+class QuoteView:
+    """A mutable stand-in for `Quote` (same attribute names), reused for every tick of the fast path.
+
+    Valid only because detectors read a quote's attributes during `update` and keep no reference to it
+    (`tests/test_detect_io_fast.py` checks both the alerts and the reference count).
+    """
+
+    __slots__ = ("pair", "ts_ms", "bid", "ask", "source", "low", "high", "open")
+
+    def __init__(self, pair: str = "", ts_ms: int = 0, bid: float = 0.0, ask: float = 0.0, source: str = ""):
+        self.pair, self.ts_ms, self.bid, self.ask, self.source = pair, ts_ms, bid, ask, source
+        self.low = self.high = self.open = None
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+    @property
+    def spread(self) -> float:
+        return self.ask - self.bid
+
+    @property
+    def crossed(self) -> bool:
+        return self.bid >= self.ask
+
+
+@dataclass
+class TickColumns:
+    """Ticks as parallel Python lists (event-time order): pair, ts_ms, bid, ask, source per row."""
+
+    pair: list
+    ts_ms: list
+    bid: list
+    ask: list
+    source: list
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+
+def read_lean_columns(path, tz_offset_hours: float | None = None, source: str | None = None) -> TickColumns | None:
+    """Lean ticks parsed in bulk with exactly `read_lean`'s values; None if the file needs the plain reader.
+
+    pandas splits the columns; prices go through Python's own float() so every value is bit-identical.
+    """
+    import pandas as pd
+
+    pair, day, tz = lean_meta(path)
+    if tz_offset_hours is not None:
+        tz = tz_offset_hours
+    base = _day_ms(day) - round(tz * 3_600_000)
+    src = source or ("fxcm" if tz == -5.0 else "lean")
+    try:
+        df = pd.read_csv(path, header=None, usecols=[0, 1, 2], names=["ms", "bid", "ask"],
+                         dtype={"ms": "int64", "bid": str, "ask": str}, na_filter=False, engine="c")
+        ts = (df["ms"].to_numpy() + base).tolist()
+        bid = list(map(float, df["bid"].tolist()))
+        ask = list(map(float, df["ask"].tolist()))
+    except Exception:  # odd rows (blank-with-spaces, ragged, several zip members): the plain reader decides
+        return None
+    n = len(ts)
+    return TickColumns([pair] * n, ts, bid, ask, [src] * n)
+
+
+def read_columns(paths: Iterable, fmt: str = "truefx", tz_offset_hours: float | None = None) -> TickColumns | None:
+    """Columnar read of Lean files merged like `read_quotes` (stable by ts_ms); None when not possible."""
+    if fmt != "lean":
+        return None
+    parts = []
+    for p in paths:
+        c = read_lean_columns(p, tz_offset_hours)
+        if c is None or any(b < a for a, b in zip(c.ts_ms, c.ts_ms[1:])):
+            return None  # an unsorted file: heapq.merge order is not a sort, leave it to read_quotes
+        parts.append(c)
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    import numpy as np
+
+    cat = [sum((getattr(c, f) for c in parts), []) for f in ("pair", "ts_ms", "bid", "ask", "source")]
+    order = np.argsort(np.asarray(cat[1], dtype=np.int64), kind="stable").tolist()
+    return TickColumns(*([col[i] for i in order] for col in cat))
+
+
+def run_columns(cols: TickColumns, detectors_factory: Callable[[], list], cross: Iterable | None = None,
+                cooldown_ms: int = 60_000) -> list[Verdict]:
+    """The alerts `run_detectors` gives for these ticks, fed through one reused `QuoteView`.
+
+    Same per-pair `Ensemble` members and de-dup, same all-pairs de-dup, same order. The all-pairs
+    detectors compare pairs with each other, so they are skipped when the input holds a single pair.
+    """
+    from fxwatch.detect.ensemble import AlertDeduper, Ensemble
+
+    cross = list(cross or [])
+    if len(set(cols.pair)) < 2:
+        cross = []
+    cups = tuple(d.update for d in cross)
+    cadmit = AlertDeduper(cooldown_ms).admit
+    members: dict[str, tuple] = {}
+    view = QuoteView()
+    out: list[Verdict] = []
+    cur_pair = cur_src = None
+    ups, admit = (), None
+    for pair, ts, bid, ask, src in zip(cols.pair, cols.ts_ms, cols.bid, cols.ask, cols.source):
+        if pair != cur_pair:
+            got = members.get(pair)
+            if got is None:
+                ens = Ensemble(detectors_factory(), cooldown_ms)
+                got = members[pair] = (tuple(d.update for d in ens.members), ens.dedup.admit)
+            ups, admit = got
+            view.pair = cur_pair = pair
+        if src != cur_src:
+            view.source = cur_src = src
+        view.ts_ms = ts
+        view.bid = bid
+        view.ask = ask
+        for up in ups:
+            v = up(view)
+            if v is not None and v.alert and admit(v):
+                out.append(v)
+        for up in cups:
+            v = up(view)
+            if v is not None and v.alert and cadmit(v):
+                out.append(v)
+    return out
+
+
+def detect_offline_fast(paths: Iterable, fmt: str, detectors_factory: Callable[[], list], cross: Iterable | None = None,
+                        cooldown_ms: int = 60_000, tz_offset_hours: float | None = None) -> tuple[int, list[Verdict]]:
+    """(ticks read, alerts) for files: the columnar path when the format allows, else `read_quotes` + the bank."""
+    paths = list(paths)
+    cols = read_columns(paths, fmt, tz_offset_hours)
+    if cols is not None:
+        return len(cols), run_columns(cols, detectors_factory, cross, cooldown_ms)
+    from fxwatch.detect.bank import PairDetectorBank
+
+    bank = PairDetectorBank(detectors_factory, cross=cross, cooldown_ms=cooldown_ms)
+    upd = bank.update
+    out: list[Verdict] = []
+    n = 0
+    for q in read_quotes(paths, fmt, tz_offset_hours):
+        n += 1
+        v = upd(q)
+        if v:
+            out.extend(v)
+    return n, out
