@@ -78,3 +78,32 @@ def test_crossrate_confirm_legs_still_flags_a_persistent_break():
     for t in range(1400, 3000, 200):
         got += _tri(det, t, 1.09, 148.0, off)
     assert sorted(v.pair for v in got) == ["EUR/JPY", "EUR/USD", "USD/JPY"]  # at most once per leg's view
+
+
+def _float_noise_then_walk(seed):
+    """First 'change' is float noise of (bid+ask)/2 (same mid on paper), then a calm one-tick random walk."""
+    for i in range(1000):  # a quote pair whose mids agree on paper but not in binary floating point
+        b, a = round(1.08 + i * 1e-5, 5), round(1.08006 + i * 1e-5, 5)
+        b2, a2 = round(b - 1e-5, 5), round(a + 1e-5, 5)
+        if (b + a) * 0.5 != (b2 + a2) * 0.5:
+            break
+    assert (b + a) * 0.5 != (b2 + a2) * 0.5 and abs((b + a) - (b2 + a2)) < 1e-12
+    qs = [Quote("EUR/USD", 0, b, a, "t"), Quote("EUR/USD", 250, b2, a2, "t")]
+    rng = random.Random(seed)
+    mid = (b + a) / 2
+    for i in range(3000):
+        mid = round(mid + rng.choice((-1e-5, 1e-5)), 6)
+        qs.append(Quote("EUR/USD", 500 + 250 * i, round(mid - 3e-5, 6), round(mid + 3e-5, 6), "t"))
+    return qs
+
+
+def test_float_noise_first_change_does_not_seed_a_zero_variance():
+    """Ramp and CUSUM used to take a ~1e-30 variance from it and fire on the first ordinary moves."""
+    from fxwatch.detect.cusum import Cusum
+    from fxwatch.detect.ramp import RampRevert
+
+    for seed in range(5):
+        qs = _float_noise_then_walk(seed)
+        for det in (RampRevert(), Cusum()):
+            fired = [v for q in qs if (v := det.update(q)) is not None and v.alert]
+            assert fired == [], (det.name, seed, fired[:1])

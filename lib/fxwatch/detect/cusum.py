@@ -36,8 +36,8 @@ class Cusum:
         if prev is None:
             return None
         r = lm - prev
-        if r == 0.0:
-            return None
+        if -1e-9 < r < 1e-9:
+            return None  # no change, or float noise of (bid + ask) / 2 (it would seed a ~0 variance)
         self.count += 1
         var = self.var
         if var is None:

@@ -37,8 +37,10 @@ class RampRevert:
             return None
         lm = math.log(mid)
         prev = self.last_lm
-        if lm == prev:
-            return None  # the window holds mid changes only: a repeated mid cannot start or end a ramp
+        if prev is not None and -1e-9 < lm - prev < 1e-9:
+            # The window holds mid changes only: a repeated mid cannot start or end a ramp. Float noise of
+            # (bid + ask) / 2 is no change either: as the first change it seeded a ~1e-30 variance.
+            return None
         self.last_lm = lm
         var = self.var
         if prev is not None:

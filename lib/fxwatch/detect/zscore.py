@@ -46,7 +46,7 @@ class RobustZScore:
         if prev is None:
             return None
         r = lm - prev
-        if r == 0.0:
+        if -1e-9 < r < 1e-9:  # repeated mid, or float noise of (bid + ask) / 2
             # Repeated mids carry no information; kept in, a frozen stretch collapses the MAD to the
             # floor and every later move looks like a 1000-sigma spike. Revert is counted in mid changes.
             return None
