@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 
@@ -14,12 +15,13 @@ _NEURON_FACT = 2**31  # facts for active contexts fed back: 2**31 + context id
 class _Semi:
     """One half of a context (a fact set) and what the current crossing matched of it."""
 
-    __slots__ = ("size", "hits", "ctx")
+    __slots__ = ("size", "hits", "ctx", "zero")
 
     def __init__(self, size: int):
         self.size = size  # number of facts in the half
         self.hits: list = []  # facts of the current input found in it
-        self.ctx: dict = {}  # (left halves only) right-half id -> context id
+        self.ctx: dict = {}  # (left halves only) right-half id -> context id, in id order
+        self.zero: list = []  # (left halves only) (context id, right-half id) of zero-level contexts, sorted
 
 
 class ContextMemory:
@@ -59,9 +61,13 @@ class ContextMemory:
         if cid is None:
             cid = lh.ctx[rid] = len(self.contexts)
             self.contexts.append([0, 0, 0, right, 1, hash(left), hash(right)])
+            lh.zero.append((cid, rid))
             self.fresh = cid
             return True
-        self.contexts[cid][4] = 1
+        c = self.contexts[cid]
+        if not c[4]:
+            c[4] = 1
+            bisect.insort(lh.zero, (cid, rid))
         return False
 
     def store(self, pairs) -> int:
@@ -100,16 +106,17 @@ class ContextMemory:
         contexts = self.contexts
         active, potential = [], []
         selected = 0
+        fresh, max_left = self.fresh, self.max_left
         for lh in self.crossed[0]:
-            full = lh.size == len(lh.hits)
-            short = len(lh.hits) <= self.max_left
-            for rid, cid in lh.ctx.items():
-                if cid == self.fresh:
-                    continue
-                c = contexts[cid]
-                rh = right[rid]
-                nr = len(rh.hits)
-                if full:
+            hits = lh.hits
+            if lh.size == len(hits):
+                short = len(hits) <= max_left
+                for rid, cid in lh.ctx.items():
+                    if cid == fresh:
+                        continue
+                    c = contexts[cid]
+                    rh = right[rid]
+                    nr = len(rh.hits)
                     selected += 1
                     c[0] += rh.size
                     if nr:
@@ -118,9 +125,14 @@ class ContextMemory:
                             c[2] += 1
                             active.append((cid, c[2], c[5], c[6]))
                         elif c[4] and new_flag and short:
-                            potential.append((tuple(lh.hits), tuple(rh.hits)))
-                elif c[4] and new_flag and nr and short:
-                    potential.append((tuple(lh.hits), tuple(rh.hits)))
+                            potential.append((tuple(hits), tuple(rh.hits)))
+            elif new_flag and len(hits) <= max_left:
+                # a partly matched left half only seeds new contexts from its zero-level ones
+                for cid, rid in lh.zero:
+                    if cid != fresh:
+                        rh = right[rid]
+                        if rh.hits:
+                            potential.append((tuple(hits), tuple(rh.hits)))
         self.fresh = -1
         return active, selected, potential
 

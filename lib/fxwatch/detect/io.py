@@ -271,15 +271,31 @@ def run_columns(cols: TickColumns, detectors_factory: Callable[[], list], cross:
     members: dict[str, tuple] = {}
     view = QuoteView()
     out: list[Verdict] = []
+
+    def member_updates(pair: str) -> tuple:
+        got = members.get(pair)
+        if got is None:
+            ens = Ensemble(detectors_factory(), cooldown_ms)
+            got = members[pair] = (tuple(d.update for d in ens.members), ens.dedup.admit)
+        return got
+
+    if not cups and len(set(cols.source)) == 1:  # one pair, one source: set time and prices only
+        if len(cols):
+            view.pair, view.source = cols.pair[0], cols.source[0]
+            ups, admit = member_updates(view.pair)
+        for ts, bid, ask in zip(cols.ts_ms, cols.bid, cols.ask):
+            view.ts_ms = ts
+            view.bid = bid
+            view.ask = ask
+            for up in ups:
+                v = up(view)
+                if v is not None and v.alert and admit(v):
+                    out.append(v)
+        return out
     cur_pair = cur_src = None
-    ups, admit = (), None
     for pair, ts, bid, ask, src in zip(cols.pair, cols.ts_ms, cols.bid, cols.ask, cols.source):
         if pair != cur_pair:
-            got = members.get(pair)
-            if got is None:
-                ens = Ensemble(detectors_factory(), cooldown_ms)
-                got = members[pair] = (tuple(d.update for d in ens.members), ens.dedup.admit)
-            ups, admit = got
+            ups, admit = member_updates(pair)
             view.pair = cur_pair = pair
         if src != cur_src:
             view.source = cur_src = src
