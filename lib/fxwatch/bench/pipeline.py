@@ -70,6 +70,12 @@ def throughput_run(settings, ticks: int, echo=print, pipeline_options: dict | No
     t0 = time.perf_counter()
     summary = run_pipeline(spark, s, until_idle=True, **(pipeline_options or {}))
     wall = time.perf_counter() - t0
+    from fxwatch.stack.manager import wait_until
+
+    # progress events reach Python listeners asynchronously: wait (bounded) for the last batches'
+    busy = lambda: sum(e["rows"] for e in progress.snapshot() if e["name"].startswith("quotes"))
+    if "quotes" in (pipeline_options or {}).get("queries", ("quotes",)):
+        wait_until(lambda: busy() >= ticks, 15, 0.2)
     progress.detach(spark)
     cluster, session = connect(s)
     try:
@@ -95,7 +101,7 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
     latency = first time the spike's alert row is readable in Cassandra - the tick's Kafka timestamp."""
     from fxwatch.bench.cassandra_probe import AlertPoller
     from fxwatch.bench.report import latency_summary
-    from fxwatch.bench.steady import SteadyFeeder
+    from fxwatch.bench.steady import SteadyFeeder, many_pairs
     from fxwatch.stack.manager import wait_until
     from fxwatch.store.connection import connect
     from fxwatch.stream.jobs import start_pipeline
@@ -104,8 +110,14 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
     s = _bench_settings(settings, "lat")
     spark = get_spark(s, app_name="fxwatch-bench-pipeline")
     cluster, session = connect(s)
-    feeder = SteadyFeeder(s, s.quotes_topic, rate=rate, spike_every=max(50, int(rate)))  # ~1 spike/s
+    # the detectors alert once per pair and detector until 60 s of quiet: many pairs, each spiked
+    # every 70 s, give a spike every 70/48 s overall
+    mids = many_pairs(48)
+    feeder = SteadyFeeder(s, s.quotes_topic, rate=rate, pairs=tuple(mids), mids=mids, pair_gap_s=70.0)
     poller = AlertPoller(session, datetime.now(timezone.utc).date(), int(time.time() * 1000) - 1000)
+    from fxwatch.bench.progress import ProgressLog, batch_profile
+
+    progress = ProgressLog().attach(spark)
     echo(f"starting the pipeline continuously (trigger {trigger_seconds:g} s) on {s.quotes_topic}")
     started = start_pipeline(spark, s, until_idle=False, starting_offsets="latest", trigger_seconds=trigger_seconds,
                              **(pipeline_options or {}))
@@ -116,6 +128,7 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
                 return f"query {name} stopped: {q.exception()}"
         return None
 
+    measured_from = 0
     try:
         poller.start()
         feeder.start()
@@ -134,8 +147,10 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
         poller.stop_event.set()
         for q, _ in started.values():
             q.stop()
+        progress.detach(spark)
         cluster.shutdown()
-    out = {"latency_rate": rate, "latency_trigger_s": trigger_seconds, "latency_measured_s": seconds,
+    out = {"latency_batches": batch_profile(progress.snapshot(), since_ms=measured_from),
+           "latency_rate": rate, "latency_trigger_s": trigger_seconds, "latency_measured_s": seconds,
            "latency_poll_ms": poller.interval_s * 1000, "latency_ticks_sent": feeder.sent}
     out.update(latency_summary(lat, len(expected)))
     return out

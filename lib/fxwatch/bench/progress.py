@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-__all__ = ["ProgressLog", "sustained_rate"]
+__all__ = ["ProgressLog", "sustained_rate", "batch_profile"]
 
 
 def _ms(iso: str) -> float:
@@ -79,3 +79,23 @@ def sustained_rate(events: list[dict], total_rows: int) -> dict[str, float | Non
         "steady_ticks_per_s": round(min(steady), 1) if steady else None,
         "batches": len(busy),
     }
+
+
+def batch_profile(events: list[dict], since_ms: float = 0.0) -> dict[str, dict]:
+    """Per query (name prefix before the topic): batches, rows, median and max batch duration (ms)."""
+    from statistics import median
+
+    out: dict[str, dict] = {}
+    for e in events:
+        if e["start_ms"] < since_ms:
+            continue
+        name = e["name"].split("-fx-")[0] if e["name"] else "?"
+        d = out.setdefault(name, {"batches": 0, "rows": 0, "durations": []})
+        d["batches"] += 1
+        d["rows"] += e["rows"]
+        d["durations"].append(e["duration_ms"])
+    for d in out.values():
+        durs = d.pop("durations")
+        d["median_batch_ms"] = round(median(durs), 1) if durs else None
+        d["max_batch_ms"] = round(max(durs), 1) if durs else None
+    return out

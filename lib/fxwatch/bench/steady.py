@@ -9,7 +9,24 @@ import numpy as np
 
 from fxwatch.bench.ticks import BASE_MID, BENCH_PAIRS, SPIKE_JUMP
 
-__all__ = ["SteadyFeeder"]
+__all__ = ["SteadyFeeder", "many_pairs"]
+
+
+def many_pairs(n: int = 48, seed: int = 5) -> dict[str, float]:
+    """`n` pairs of known currencies with mids from one USD value per currency (triangles consistent)."""
+    from fxwatch.schema import CURRENCIES
+
+    rng = np.random.default_rng(seed)
+    ccys = sorted(CURRENCIES - {"XAU", "XAG", "XPT", "XPD"})
+    value = {c: float(np.exp(rng.normal(0, 1.5))) for c in ccys}
+    out: dict[str, float] = {}
+    for i, a in enumerate(ccys):
+        for b in ccys[i + 1:]:
+            if len(out) >= n:
+                return out
+            if rng.random() < 0.3:
+                out[f"{a}/{b}"] = value[a] / value[b]
+    return out
 
 
 class SteadyFeeder(threading.Thread):
@@ -20,7 +37,8 @@ class SteadyFeeder(threading.Thread):
     """
 
     def __init__(self, settings, topic: str, rate: float = 2000.0, spike_every: int = 200,
-                 pairs: tuple[str, ...] = BENCH_PAIRS, tick_ms: float = 10.0, seed: int = 3) -> None:
+                 pairs: tuple[str, ...] = BENCH_PAIRS, tick_ms: float = 10.0, seed: int = 3,
+                 mids: dict[str, float] | None = None, pair_gap_s: float | None = None) -> None:
         super().__init__(name="steady-feeder", daemon=True)
         from fxwatch.bench.kafka_io import raw_producer
 
@@ -33,6 +51,11 @@ class SteadyFeeder(threading.Thread):
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
         self._last_ts = {p: 0 for p in pairs}
+        self.mids = mids or {p: BASE_MID.get(p, 1.0) for p in pairs}
+        # pair_gap_s: spike each pair once per gap (detectors de-duplicate alerts of a pair for a while),
+        # staggered so that spikes arrive evenly; otherwise every `spike_every`-th tick is a spike
+        self.pair_gap_s = pair_gap_s
+        self._next_spike: dict[str, float] = {}
 
     def run(self) -> None:
         try:
@@ -45,6 +68,8 @@ class SteadyFeeder(threading.Thread):
 
     def _loop(self) -> None:
         t0 = time.perf_counter()
+        if self.pair_gap_s:
+            self._next_spike = {p: t0 + 5.0 + i * self.pair_gap_s / len(self.pairs) for i, p in enumerate(self.pairs)}
         while not self.stop_event.is_set():
             due = int((time.perf_counter() - t0) * self.rate)
             while self.sent < due:
@@ -56,11 +81,17 @@ class SteadyFeeder(threading.Thread):
         now = int(time.time() * 1000)
         ts = max(now, self._last_ts[pair] + 1)  # unique event time per pair (one Cassandra row each)
         self._last_ts[pair] = ts
-        mid = BASE_MID.get(pair, 1.0) * (1.0 + self.rng.normal(0.0, 1e-4))
-        half = BASE_MID.get(pair, 1.0) * 4e-5
+        mid = self.mids[pair] * (1.0 + self.rng.normal(0.0, 5e-5))
+        half = self.mids[pair] * 4e-5
         bid, ask = mid - half, mid + half
         self.sent += 1
-        if self.spike_every and self.sent % self.spike_every == 0:
+        if self.pair_gap_s:
+            spike = time.perf_counter() >= self._next_spike[pair]
+            if spike:
+                self._next_spike[pair] += self.pair_gap_s
+        else:
+            spike = bool(self.spike_every) and self.sent % self.spike_every == 0
+        if spike:
             jumped = mid * (1.0 + SPIKE_JUMP)
             bid, ask = jumped + half, jumped - half
             self.spikes[(pair, ts)] = now
