@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--baseline-ticks", type=int, default=20_000, help="cap of the naive baseline (ticks)")
     p.add_argument("--baseline-seconds", type=float, default=60.0, help="cap of the naive baseline (seconds)")
     p.add_argument("--latency-seconds", type=float, default=60.0, help="length of each latency measurement")
-    p.add_argument("--rate", type=float, default=500.0, help="ticks/s fed during the latency runs")
+    p.add_argument("--rate", type=float, default=200.0, help="ticks/s fed during the latency runs")
     p.add_argument("--trigger-seconds", type=float, default=0.2, help="micro-batch trigger of the latency run")
     p.add_argument("--queries", default="quotes,trends,anomalies", help="pipeline queries to run")
     p.add_argument("--max-offsets", type=int, help="maxOffsetsPerTrigger of the pipeline's Kafka reads")
