@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["METRICS", "hour_of_week", "unpivot_metrics"]
+__all__ = ["METRICS", "hour_of_week", "utc_date", "unpivot_metrics"]
 
 # metric name in fxwatch.stats -> column of a 1-minute window row (trends.window_stats output)
 METRICS: dict[str, str] = {
@@ -14,10 +14,18 @@ METRICS: dict[str, str] = {
 
 
 def hour_of_week(ts_col):
-    """0..167, Monday 00:00 UTC = 0 (Spark's dayofweek: Sunday = 1)."""
+    """0..167, Monday 00:00 UTC = 0; epoch arithmetic, so the session time zone cannot shift it."""
     from pyspark.sql import functions as F
 
-    return (((F.dayofweek(ts_col) + 5) % 7) * 24 + F.hour(ts_col)).cast("int")
+    # 1970-01-01 00:00 UTC was a Thursday: hour 72 of its week
+    return ((F.floor(F.unix_millis(ts_col) / 3_600_000) + 72) % 168).cast("int")
+
+
+def utc_date(ts_col):
+    """The UTC calendar date of a timestamp, whatever spark.sql.session.timeZone says."""
+    from pyspark.sql import functions as F
+
+    return F.date_from_unix_date(F.floor(F.unix_millis(ts_col) / 86_400_000).cast("int"))
 
 
 def unpivot_metrics(df, ids):

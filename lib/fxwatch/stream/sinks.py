@@ -35,8 +35,10 @@ def quotes_rows(quotes):
     """Accepted quotes -> rows of fxwatch.quotes (key (pair, day), ts, seq = Kafka offset)."""
     from pyspark.sql import functions as F
 
+    from fxwatch.stats.features import utc_date
+
     return quotes.select(
-        "pair", F.to_date("ts").alias("day"), "ts", F.col("offset").alias("seq"),
+        "pair", utc_date(F.col("ts")).alias("day"), "ts", F.col("offset").alias("seq"),
         "bid", "ask", "mid", "spread", "source", "low", "high", "open",
         F.current_timestamp().alias("ingested_at"),
     )

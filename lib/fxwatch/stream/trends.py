@@ -27,6 +27,8 @@ def window_stats(quotes, window: str = "1 minute", slide: str | None = None, lab
     """
     from pyspark.sql import functions as F
 
+    from fxwatch.stats.features import utc_date
+
     if with_returns is None:
         with_returns = slide is None
 
@@ -70,7 +72,7 @@ def window_stats(quotes, window: str = "1 minute", slide: str | None = None, lab
     return agg.select(
         "pair",
         F.lit(label).alias("window_len"),
-        F.to_date(F.col("w.start")).alias("day"),
+        utc_date(F.col("w.start")).alias("day"),
         F.col("w.end").alias("window_end"),
         F.col("w.start").alias("window_start"),
         "ticks", "mid_avg", "bid_avg", "ask_avg", "open", "high", "low", "close",
