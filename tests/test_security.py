@@ -165,6 +165,8 @@ def _unprepared_executes(path: Path) -> list[str]:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("execute", "execute_async") and node.args):
             continue
+        if "session" not in ast.unparse(node.func.value).lower():
+            continue  # Cassandra driver sessions only (a DuckDB connection runs SQL on local files)
         stmt = node.args[0]
         built = (isinstance(stmt, ast.JoinedStr)
                  or (isinstance(stmt, ast.BinOp) and isinstance(stmt.op, (ast.Mod, ast.Add)))
@@ -208,7 +210,8 @@ def test_the_cql_scanner_catches_text_statements(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text('def f(session, ks, p):\n    session.execute(f"SELECT * FROM {ks}.t WHERE p=%s", (p,))\n'
                    '    session.execute("SELECT * FROM t WHERE p=%s", (p,))\n'
-                   '    session.execute(stmt, (p,))\n')
+                   '    session.execute(stmt, (p,))\n'
+                   '    con.execute(f"SET threads = {p}")\n')
     global ROOT
     old, ROOT = ROOT, tmp_path
     try:

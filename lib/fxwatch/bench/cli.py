@@ -24,7 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("--rate", type=float, default=200.0, help="ticks/s fed during the latency runs")
     p.add_argument("--trigger-seconds", type=float, default=0.2, help="micro-batch trigger of the latency run")
     p.add_argument("--queries", default="quotes,trends,anomalies", help="pipeline queries to run")
-    p.add_argument("--max-offsets", type=int, help="maxOffsetsPerTrigger of the pipeline's Kafka reads")
+    p.add_argument("--max-offsets", type=int, default=50_000,
+                   help="maxOffsetsPerTrigger of the pipeline's Kafka reads (0: none, one batch per query)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: throughput,baseline,latency,realtime")
     p.set_defaults(func=_cmd_pipeline)
 
