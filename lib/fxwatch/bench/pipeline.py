@@ -1,5 +1,4 @@
-"""`fxwatch bench pipeline`: end-to-end ticks/s of the streaming job vs the naive design, and
-tick-to-alert latency of the job (micro-batch) and of a stateless detector (real-time mode)."""
+"""`fxwatch bench pipeline`: streaming job ticks/s vs the naive design, tick-to-alert latency (micro-batch, real-time)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""A stateless tick detector (Kafka -> crossed / jump vs reference -> Kafka alerts), run in
-real-time mode or micro-batch mode, and its tick-to-alert latency."""
+"""A stateless tick detector (Kafka -> crossed/jump -> alerts) in real-time or micro-batch mode, and its latency."""
 
 from __future__ import annotations
 
