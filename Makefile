@@ -57,7 +57,7 @@ notebooks: stack-up  ## execute every numbered notebook with papermill into runs
 	$(FX) notebooks run
 
 lab: setup  ## JupyterLab on the project with the project's kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: stack-up  ## the benchmarks of bench/README.md
 	$(FX) bench pipeline
