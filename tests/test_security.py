@@ -98,10 +98,6 @@ def test_truefx_client_never_logs_the_password(monkeypatch, caplog):
     _run_truefx_with_planted_password(monkeypatch, caplog, logging.DEBUG, logging.INFO)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known leak: urllib3.connectionpool logs the full request URL (u=…&p=…, id=user:password:…) at DEBUG; "
-    "fix in fxwatch.sources.truefx: a logging.Filter on 'urllib3.connectionpool' that masks with mask_url "
-    "(or raise that logger to INFO); then drop this xfail"))
 def test_truefx_password_absent_even_with_every_library_at_debug(monkeypatch, caplog):
     _run_truefx_with_planted_password(monkeypatch, caplog, logging.DEBUG, logging.DEBUG)
 

@@ -41,6 +41,24 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="/,*")))
 
 
+_SECRET_IN_TEXT = re.compile(r"([?&](?:u|p|id|di)=)[^&\s\"']*")
+
+
+class _MaskSecrets(logging.Filter):
+    """Masks TrueFX credentials in records of the HTTP libraries (urllib3 logs request URLs at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = _SECRET_IN_TEXT.sub(r"\1***", text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "requests"):
+    logging.getLogger(_name).addFilter(_MaskSecrets())
+
+
 def backoff_delay(failures: int, base_s: float, cap_s: float, jitter: float, rng: random.Random) -> float:
     """Exponential back-off: base·2^(failures-1), jittered by ±jitter, never above cap."""
     raw = base_s * (2 ** max(0, failures - 1))
