@@ -16,9 +16,10 @@ _DAY_MS = 86_400_000
 
 def known_pairs(settings: Settings) -> list[str]:
     """Pairs the stream has seen (fxwatch.pair_status)."""
-    from fxwatch.stream.cassandra_io import process_session
+    from fxwatch.stream.cassandra_io import prepared, process_session
 
-    return sorted(r.pair for r in process_session(settings).execute(f"SELECT pair FROM {settings.keyspace}.pair_status"))
+    session = process_session(settings)
+    return sorted(r.pair for r in session.execute(prepared(session, f"SELECT pair FROM {settings.keyspace}.pair_status")))
 
 
 def load_quotes(spark, settings: Settings, start_ms: int, end_ms: int, pairs=None, slices: int = 4):
@@ -37,13 +38,12 @@ def load_quotes(spark, settings: Settings, start_ms: int, end_ms: int, pairs=Non
     def read(batches):
         import pyarrow as pa
 
-        from cassandra.query import SimpleStatement
-
-        from fxwatch.stream.cassandra_io import process_session
+        from fxwatch.stream.cassandra_io import prepared, process_session
 
         session = process_session(settings)
-        stmt = SimpleStatement(f"SELECT ts, seq, bid, ask FROM {ks}.quotes WHERE pair=%s AND day=%s "
-                               "AND ts >= %s AND ts < %s", fetch_size=10_000)
+        stmt = prepared(session, f"SELECT ts, seq, bid, ask FROM {ks}.quotes WHERE pair=? AND day=? "
+                                 "AND ts >= ? AND ts < ?")
+        stmt.fetch_size = 10_000
         epoch = datetime(1970, 1, 1)
         for rb in batches:
             for pair, day in zip(rb.column("pair").to_pylist(), rb.column("day").to_pylist()):
@@ -96,21 +96,21 @@ def write_stats(stats_df, settings: Settings, as_of: str, lookback_days: int, k:
 
 def latest_version(settings: Settings, session=None):
     """The newest stats_versions row (version, pairs, k, ...) or None."""
-    from fxwatch.stream.cassandra_io import process_session
+    from fxwatch.stream.cassandra_io import prepared, process_session
 
     session = session or process_session(settings)
-    return session.execute(f"SELECT * FROM {settings.keyspace}.stats_versions WHERE bucket=0 LIMIT 1").one()
+    stmt = prepared(session, f"SELECT * FROM {settings.keyspace}.stats_versions WHERE bucket=0 LIMIT 1")
+    return session.execute(stmt).one()
 
 
 def read_stats(settings: Settings, version: str, pairs, session=None) -> list[dict]:
     """Rows of one stats version for the given pairs."""
-    from fxwatch.stream.cassandra_io import process_session
+    from fxwatch.stream.cassandra_io import prepared, process_session
 
     session = session or process_session(settings)
+    stmt = prepared(session, f"SELECT pair, hour_of_week, metric, n, mean, std, median, mad "
+                             f"FROM {settings.keyspace}.stats WHERE pair=? AND version=?")
     out = []
     for p in sorted(pairs or ()):
-        rs = session.execute(
-            f"SELECT pair, hour_of_week, metric, n, mean, std, median, mad FROM {settings.keyspace}.stats "
-            "WHERE pair=%s AND version=%s", (p, version))
-        out.extend(r._asdict() for r in rs)
+        out.extend(r._asdict() for r in session.execute(stmt, (p, version)))
     return out

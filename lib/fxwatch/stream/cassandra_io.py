@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Sequence
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 
-__all__ = ["process_session", "close_sessions", "insert_cql", "write_rows", "with_retry", "write_table"]
+__all__ = ["process_session", "close_sessions", "insert_cql", "prepared", "write_rows", "with_retry", "write_table"]
 
 _SESSIONS: dict[tuple, tuple] = {}  # (hosts, port, keyspace) -> (cluster, session): one per process
 _PREPARED: dict[tuple, object] = {}
@@ -40,7 +40,8 @@ def insert_cql(keyspace: str, table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
-def _prepared(session, cql: str):
+def prepared(session, cql: str):
+    """The session's prepared statement for `cql` (prepared once per process and session)."""
     key = (id(session), cql)
     stmt = _PREPARED.get(key)
     if stmt is None:
@@ -77,7 +78,7 @@ def write_rows(session, cql: str, rows: Iterable[tuple], partition_width: int = 
     from cassandra.concurrent import execute_concurrent
     from cassandra.query import BatchStatement, BatchType, UNSET_VALUE
 
-    stmt = _prepared(session, cql)
+    stmt = prepared(session, cql)
     # NULL -> unset: no tombstone for an absent optional column
     rows = [tuple(UNSET_VALUE if v is None else v for v in r) for r in rows]
     if not rows:

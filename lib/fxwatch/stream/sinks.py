@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 
 from fxwatch.config import Settings
-from fxwatch.stream.cassandra_io import process_session, with_retry, write_rows, write_table
+from fxwatch.stream.cassandra_io import prepared, process_session, with_retry, write_rows, write_table
 from fxwatch.stream.read import accepted, dlq_json, rejected
 
 __all__ = [
@@ -68,10 +68,13 @@ def update_pair_status(quotes, settings: Settings, writer: str, batch_id: int) -
     session = process_session(settings)
     ks = settings.keyspace
     now = int(time.time() * 1000)
+    select = prepared(session, f"SELECT pair, last_ts, ticks_seen, writer, last_batch FROM {ks}.pair_status "
+                               "WHERE pair IN ?")
+    before = {p.pair: p for p in with_retry(lambda: list(session.execute(select, ([r["pair"] for r in latest],))),
+                                            "reading pair_status")}
     rows = []
     for r in latest:
-        prev = session.execute(f"SELECT last_ts, ticks_seen, writer, last_batch FROM {ks}.pair_status WHERE pair=%s",
-                               (r["pair"],)).one()
+        prev = before.get(r["pair"])
         seen = (prev.ticks_seen or 0) if prev else 0
         replay = prev is not None and prev.writer == writer and prev.last_batch is not None and prev.last_batch >= batch_id
         prev_ts = int(prev.last_ts.replace(tzinfo=timezone.utc).timestamp() * 1000) if prev and prev.last_ts else None
