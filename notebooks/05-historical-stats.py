@@ -32,11 +32,11 @@
 # executed copy in `runs/stats/<date>/`. Credentials come from the environment, never parameters.
 
 # %% tags=["parameters"]
-as_of: str = "2026-11-25"  # UTC date the stats are valid from; history = the lookback days before it
+as_of: str = "2026-11-25"  # UTC date the stats are valid from (history: the lookback days before it)
 lookback_days: int = 28  # days of history to learn from
 k: float = 4.0  # bound half-width in std (or 1.4826·MAD) units, stored with the version
 keyspace: str = "fxwatch"  # Cassandra keyspace to read quotes from and write stats to
-pairs: str = ""  # comma-separated pairs, e.g. "EUR/USD,USD/JPY"; empty = every pair in pair_status
+pairs: str = ""  # comma-separated pairs like EUR/USD,USD/JPY (empty: every pair in pair_status)
 write: bool = True  # False: compute and show only
 
 # %%
