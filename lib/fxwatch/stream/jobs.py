@@ -123,8 +123,14 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
                    starting_offsets: str = "earliest", max_offsets_per_trigger: int | None = None,
                    trigger_seconds: float = 1.0, watermark: str = "30 seconds", stats_refresh_seconds: float = 30.0,
                    checkpoints: Path | None = None, kafka_alerts: bool = True, detectors_factory=None,
-                   cross=None, trend_windows=None):
-    """Start the selected queries; returns {name: (StreamingQuery, writer)}."""
+                   cross=None, trend_windows=None, slow_trigger_seconds: float = 5.0):
+    """Start the selected queries; returns {name: (StreamingQuery, writer)}.
+
+    Without until_idle, quotes and detectors trigger every `trigger_seconds`; trends and the classic
+    rule (minute windows) every max(trigger_seconds, slow_trigger_seconds), so they leave the cores
+    to the alert path.
+    """
+    slow = max(trigger_seconds, slow_trigger_seconds)
     from fxwatch.detect.bank import default_cross
 
     names = expand_queries(queries)
@@ -145,11 +151,11 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
             elif name == "trends":
                 w = TrendsWriter(settings)
                 q = start_foreach_batch(build_trends(accepted(records()), trend_windows or DEFAULT_WINDOWS, watermark), w, cp,
-                                        f"trends-{settings.quotes_topic}", until_idle, "update", trigger_seconds)
+                                        f"trends-{settings.quotes_topic}", until_idle, "update", slow)
             elif name == "classic":
                 w = ClassicWriter(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds), kafka_alerts)
                 q = start_foreach_batch(window_features(accepted(records()), watermark=watermark), w, cp,
-                                        f"classic-{settings.quotes_topic}", until_idle, "append", trigger_seconds)
+                                        f"classic-{settings.quotes_topic}", until_idle, "append", slow)
             else:
                 w = AlertsWriter(settings, kafka_alerts)
                 verdicts = detect_ticks(accepted(records()), detectors_factory, cross or default_cross)
