@@ -1,6 +1,8 @@
 """Score every fxwatch scalar detector on NAB and print them beside the published scoreboard.
 
-Usage: .venv/bin/python bench/nab_run.py [--nab /work/shared/data/nab]
+Usage: .venv/bin/python bench/nab_run.py [--nab /work/shared/data/nab] [--detectors fxwatch,contextual,...]
+By default the quick detectors run (seconds); the contextual ones take many minutes of Python each
+(--detectors all runs every one).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from fxwatch.detect.scalar import SCALAR_DETECTORS, score_series
 from fxwatch.eval.nab import load_corpus, load_profiles, load_published_scores, load_windows, score_corpus
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+SLOW = {"contextual"}  # ContextualNovelty: ~10-20 min of CPU over the corpus
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nab", default="/work/shared/data/nab")
+    ap.add_argument("--detectors", default="", help="comma-separated names, or 'all' (default: all but the slow ones)")
     a = ap.parse_args()
     root = Path(a.nab)
     corpus = load_corpus(root)
@@ -26,8 +30,14 @@ def main() -> None:
     profiles = load_profiles(root / "config/profiles.json")
     names = [n for n in corpus if n in windows]
 
+    if a.detectors == "all":
+        chosen = list(SCALAR_DETECTORS)
+    elif a.detectors:
+        chosen = a.detectors.split(",")
+    else:
+        chosen = [d for d in SCALAR_DETECTORS if d not in SLOW]
     rows = []
-    for det in SCALAR_DETECTORS:
+    for det in chosen:
         t = time.perf_counter()
         scores = {n: score_series(SCALAR_DETECTORS[det], corpus[n].ts_ms, corpus[n].values) for n in names}
         res = score_corpus(corpus, windows, profiles, scores)

@@ -128,3 +128,28 @@ def test_contextual_scores_do_not_depend_on_the_future():
     y[500:] = np.random.default_rng(5).normal(0, 50, 200)  # change the future only
     part = score_series(lambda p: ContextualNovelty(100), np.arange(700), y)
     assert np.array_equal(full[:500], part[:500])
+
+
+def test_contextual_margin_widens_the_learnt_range_and_gate_follows_cad():
+    from fxwatch.detect.contextual import ContextualNovelty, RecentMaxGate
+    from fxwatch.detect.scalar import contextual_nab
+
+    det = ContextualNovelty(probation=10, margin=1.0)
+    for i in range(10):
+        det.update(i, float(i))  # learnt range [0, 9] -> [-9, 18] in 7 steps
+    assert det.lo == -9.0 and det.step == pytest.approx(27.0 / 7)
+    g = contextual_nab(750)
+    assert isinstance(g, RecentMaxGate) and g.threshold == 0.75 and g.recent.maxlen == 150
+
+    class Seq:
+        name = "seq"
+
+        def __init__(self, xs):
+            self.xs = iter(xs)
+
+        def update(self, ts, v):
+            return next(self.xs)
+
+    # CAD's rule: a suppressed high score keeps the gate closed (unlike RestGate).
+    gate = RecentMaxGate(Seq([0.1, 0.9, 0.9, 0.2, 0.2, 0.3]), threshold=0.75, rest=2)
+    assert [gate.update(0, 0.0) for _ in range(6)] == [0.0, 0.0, 0.0, 0.0, 0.0, 0.3]

@@ -174,14 +174,15 @@ class ContextualNovelty:
     CAD gets the whole file's min/max instead; here nothing after the current value is used) and
     written as bit facts. Contexts link the previous step's facts plus up to `max_active` active
     contexts (left) to the current facts (right); the score is 0 when every current fact was predicted.
-    Defaults are the original's: bits=3, max_left=7, max_active=15. Output is 0 during probation.
+    `margin` widens that range by margin·span on each side (0 = as learnt). Defaults are the original's:
+    bits=3, max_left=7, max_active=15. Output is 0 during probation.
     """
 
     name = "contextual"
 
-    def __init__(self, probation: int, bits: int = 3, max_left: int = 7, max_active: int = 15):
+    def __init__(self, probation: int, bits: int = 3, max_left: int = 7, max_active: int = 15, margin: float = 0.0):
         self.probation = max(int(probation), 1)
-        self.bits, self.max_active = bits, max_active
+        self.bits, self.max_active, self.margin = bits, max_active, margin
         self.mem = ContextMemory(max_left)
         self.buf: list[float] | None = []
         self.lo, self.step = 0.0, 1.0
@@ -224,6 +225,8 @@ class ContextualNovelty:
             span = hi - lo
             if not span > 0 or not math.isfinite(span):
                 span = float(2**self.bits - 1)
+            lo -= self.margin * span
+            span *= 1.0 + 2.0 * self.margin
             self.lo, self.step = lo, span / (2**self.bits - 1)
             for x in buf:
                 self._score(x)

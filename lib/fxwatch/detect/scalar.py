@@ -16,6 +16,7 @@ __all__ = [
     "RestGate",
     "SCALAR_DETECTORS",
     "classic_gated",
+    "contextual_nab",
     "fxwatch_nab",
     "score_series",
 ]
@@ -148,6 +149,13 @@ class LevelNovelty:
         return 0.0
 
 
+def contextual_nab(probation: int):
+    """ContextualNovelty with CAD OSE's own rest rule (quiet for probation/5 records after a score ≥ 0.75)."""
+    from fxwatch.detect.contextual import ContextualNovelty, RecentMaxGate
+
+    return RecentMaxGate(ContextualNovelty(probation), threshold=0.75, rest=max(1, probation // 5))
+
+
 def fxwatch_nab(probation: int) -> RestGate:
     """The default NAB detector: LevelNovelty gated at 0.5 with a rest of probation/5 records."""
     return RestGate(LevelNovelty(probation), threshold=0.5, rest=max(1, probation // 5))
@@ -161,6 +169,7 @@ def classic_gated(probation: int) -> RestGate:
 SCALAR_DETECTORS: dict[str, Callable[[int], object]] = {
     "classic": lambda probation: ClassicBounds(),
     "classic-gated": classic_gated,
+    "contextual": contextual_nab,
     "level": lambda probation: LevelNovelty(probation),
     "fxwatch": fxwatch_nab,
 }
