@@ -6,13 +6,16 @@ import time
 from datetime import datetime, timezone
 
 from fxwatch.config import Settings
-from fxwatch.stream.cassandra_io import prepared, process_session, with_retry, write_rows, write_table
-from fxwatch.stream.read import accepted, dlq_json, rejected
+from fxwatch.stream.cassandra_io import insert_cql, prepared, process_session, with_retry, write_rows, write_table
+from fxwatch.stream.read import dlq_json
 
 __all__ = [
     "quotes_rows",
     "write_quotes",
     "update_pair_status",
+    "pair_status_rows",
+    "write_records_once",
+    "publish_dead_letters",
     "write_dead_letters",
     "QuotesBatchWriter",
     "write_trends",
@@ -57,12 +60,18 @@ def update_pair_status(quotes, settings: Settings, writer: str, batch_id: int) -
     """
     from pyspark.sql import functions as F
 
-    latest = (
-        quotes.groupBy("pair")
+    latest = [
+        {"pair": r["pair"], "n": r["n"], "ts_ms": r["last"]["ts_ms"], "bid": r["last"]["bid"], "ask": r["last"]["ask"]}
+        for r in quotes.groupBy("pair")
         .agg(F.max_by(F.struct("ts_ms", "bid", "ask"), F.struct("ts_ms", "offset")).alias("last"),
              F.count(F.lit(1)).alias("n"))
         .collect()
-    )
+    ]
+    return pair_status_rows(latest, settings, writer, batch_id)
+
+
+def pair_status_rows(latest: list[dict], settings: Settings, writer: str, batch_id: int) -> int:
+    """pair_status from per-pair summaries {pair, n, ts_ms, bid, ask} of one micro-batch."""
     if not latest:
         return 0
     session = process_session(settings)
@@ -78,13 +87,114 @@ def update_pair_status(quotes, settings: Settings, writer: str, batch_id: int) -
         seen = (prev.ticks_seen or 0) if prev else 0
         replay = prev is not None and prev.writer == writer and prev.last_batch is not None and prev.last_batch >= batch_id
         prev_ts = int(prev.last_ts.replace(tzinfo=timezone.utc).timestamp() * 1000) if prev and prev.last_ts else None
-        newer = prev_ts is None or r["last"]["ts_ms"] >= prev_ts
-        ts, bid, ask = (r["last"]["ts_ms"], r["last"]["bid"], r["last"]["ask"]) if newer else (prev_ts, None, None)
+        newer = prev_ts is None or r["ts_ms"] >= prev_ts
+        ts, bid, ask = (r["ts_ms"], r["bid"], r["ask"]) if newer else (prev_ts, None, None)
         rows.append((r["pair"], ts, bid, ask, seen if replay else seen + r["n"], now, writer,
                      batch_id if not replay else prev.last_batch))
     cql = (f"INSERT INTO {ks}.pair_status (pair, last_ts, bid, ask, ticks_seen, updated_at, writer, last_batch) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
     return with_retry(lambda: write_rows(session, cql, rows), "updating pair_status")
+
+
+_QUOTE_INSERT_COLUMNS = ["pair", "day", "ts", "seq", "bid", "ask", "mid", "spread", "source", "low", "high", "open",
+                         "ingested_at"]
+_PASS_SCHEMA = ("kind string, pair string, n long, ts_ms long, seq long, bid double, ask double, "
+                "raw string, reason string, partition int")
+
+
+def write_records_once(records, settings: Settings, batch_rows: int = 500, concurrency: int = 4):
+    """One pass over parsed records on the executors: accepted quotes are upserted into fxwatch.quotes,
+    and each task returns only small things — per-pair summaries and the rejected records.
+
+    Returns (quotes written, [{pair, n, ts_ms, bid, ask}], [{raw, reason, partition, seq}]).
+    """
+    from pyspark.sql import functions as F
+
+    from fxwatch.stats.features import utc_date
+    from fxwatch.stream.cassandra_io import EPOCH_DATE_OFFSET
+
+    data = records.select(
+        "reason", "raw", "partition",
+        "pair", (F.unix_date(utc_date(F.col("ts"))).cast("long") + EPOCH_DATE_OFFSET).alias("day"),
+        F.col("ts_ms").alias("ts"), F.col("offset").alias("seq"),
+        "bid", "ask", "mid", "spread", "source", "low", "high", "open",
+        F.unix_millis(F.current_timestamp()).alias("ingested_at"),
+    )
+    cql = insert_cql(settings.keyspace, "quotes", _QUOTE_INSERT_COLUMNS)
+
+    def write_partition(batches):
+        import pyarrow as pa
+
+        session = process_session(settings)
+        out = {k: [] for k in ("kind", "pair", "n", "ts_ms", "seq", "bid", "ask", "raw", "reason", "partition")}
+        per_pair: dict[str, list] = {}  # pair -> [n, ts_ms, seq, bid, ask]
+        for rb in batches:
+            cols = rb.to_pydict()
+            reasons = cols["reason"]
+            good = [i for i, r in enumerate(reasons) if r is None]
+            rows = [tuple(cols[c][i] for c in _QUOTE_INSERT_COLUMNS) for i in good]
+            if rows:
+                with_retry(lambda: write_rows(session, cql, rows, 2, batch_rows, concurrency), "writing quotes to Cassandra")
+            for pair, _day, ts, seq, bid, ask, *_ in rows:
+                st = per_pair.get(pair)
+                if st is None:
+                    per_pair[pair] = [1, ts, seq, bid, ask]
+                else:
+                    st[0] += 1
+                    if (ts, seq) >= (st[1], st[2]):
+                        st[1:] = [ts, seq, bid, ask]
+            for i, r in enumerate(reasons):
+                if r is not None:
+                    for k, v in (("kind", "bad"), ("pair", None), ("n", 1), ("ts_ms", None), ("seq", cols["seq"][i]),
+                                 ("bid", None), ("ask", None), ("raw", cols["raw"][i]), ("reason", r),
+                                 ("partition", cols["partition"][i])):
+                        out[k].append(v)
+        for pair, (n, ts, seq, bid, ask) in per_pair.items():
+            for k, v in (("kind", "pair"), ("pair", pair), ("n", n), ("ts_ms", ts), ("seq", seq), ("bid", bid),
+                         ("ask", ask), ("raw", None), ("reason", None), ("partition", None)):
+                out[k].append(v)
+        schema = pa.schema([("kind", pa.string()), ("pair", pa.string()), ("n", pa.int64()), ("ts_ms", pa.int64()),
+                            ("seq", pa.int64()), ("bid", pa.float64()), ("ask", pa.float64()), ("raw", pa.string()),
+                            ("reason", pa.string()), ("partition", pa.int32())])
+        yield pa.RecordBatch.from_pydict(out, schema=schema)
+
+    result = data.mapInArrow(write_partition, _PASS_SCHEMA).collect()
+    pairs: dict[str, dict] = {}
+    bad = []
+    for r in result:
+        if r["kind"] == "bad":
+            bad.append({"raw": r["raw"], "reason": r["reason"], "partition": r["partition"], "seq": r["seq"]})
+            continue
+        cur = pairs.get(r["pair"])
+        if cur is None:
+            pairs[r["pair"]] = {"pair": r["pair"], "n": r["n"], "ts_ms": r["ts_ms"], "seq": r["seq"], "bid": r["bid"],
+                                "ask": r["ask"]}
+        else:
+            cur["n"] += r["n"]
+            if (r["ts_ms"], r["seq"]) >= (cur["ts_ms"], cur["seq"]):
+                cur.update(ts_ms=r["ts_ms"], seq=r["seq"], bid=r["bid"], ask=r["ask"])
+    return sum(p["n"] for p in pairs.values()), list(pairs.values()), bad
+
+
+def publish_dead_letters(bad: list[dict], settings: Settings) -> int:
+    """Rejected records -> the DLQ topic in the BadLine JSON form (kafka-python, flushed)."""
+    import json
+
+    from kafka import KafkaProducer
+
+    if not bad:
+        return 0
+    now = int(time.time() * 1000)
+    producer = KafkaProducer(**settings.kafka_client_config(), linger_ms=5)
+    try:
+        for b in bad:
+            doc = {"v": 1, "raw": b["raw"] or "", "reason": b["reason"], "src": "spark", "ts": now,
+                   "origin": f"kafka:{b['partition']}:{b['seq']}"}
+            producer.send(settings.dlq_topic, value=json.dumps(doc, separators=(",", ":")).encode())
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=5)
+    return len(bad)
 
 
 def write_dead_letters(rejects, settings: Settings) -> int:
@@ -115,19 +225,16 @@ class QuotesBatchWriter:
 
     def __call__(self, records, batch_id: int) -> None:
         t0 = time.perf_counter()
-        records = records.persist()
-        try:
-            good = accepted(records)
-            t = time.perf_counter()
-            self.counts["quotes"] += write_quotes(good, self.settings, self.batch_rows, self.concurrency)
-            t, self.stage_seconds["quotes"] = time.perf_counter(), self.stage_seconds["quotes"] + time.perf_counter() - t
-            update_pair_status(good, self.settings, self.writer, batch_id)
-            t, self.stage_seconds["pair_status"] = time.perf_counter(), self.stage_seconds["pair_status"] + time.perf_counter() - t
-            self.counts["rejected"] += write_dead_letters(rejected(records), self.settings)
-            self.stage_seconds["dlq"] += time.perf_counter() - t
-            self.counts["batches"] += 1
-        finally:
-            records.unpersist()
+        # one Spark job: executors write the accepted quotes and hand back per-pair summaries + rejects
+        n, latest, bad = write_records_once(records, self.settings, self.batch_rows, self.concurrency)
+        t = time.perf_counter()
+        self.stage_seconds["quotes"] += t - t0
+        pair_status_rows(latest, self.settings, self.writer, batch_id)
+        t, self.stage_seconds["pair_status"] = time.perf_counter(), self.stage_seconds["pair_status"] + time.perf_counter() - t
+        self.counts["rejected"] += publish_dead_letters(bad, self.settings)  # at-least-once on replay
+        self.stage_seconds["dlq"] += time.perf_counter() - t
+        self.counts["quotes"] += n
+        self.counts["batches"] += 1
         self.timings.append(time.perf_counter() - t0)
 
 
