@@ -175,10 +175,6 @@ def _unprepared_executes(path: Path) -> list[str]:
 
 
 ALLOWED_TEXT_CQL = {"lib/fxwatch/store/schema.py"}  # DDL: CREATE/ALTER are not prepared
-# Found when this test was written; each owner was told. Remove a file once it prepares its CQL.
-KNOWN_TEXT_CQL = {"lib/fxwatch/dashboard/sample.py", "lib/fxwatch/stats/store.py", "lib/fxwatch/stream/sinks.py"}
-
-
 def _text_cql_by_file() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in sorted((ROOT / "lib" / "fxwatch").rglob("*.py")):
@@ -191,15 +187,9 @@ def _text_cql_by_file() -> dict[str, list[str]]:
 
 
 def test_all_cql_goes_through_prepared_statements():
-    new = {f: h for f, h in _text_cql_by_file().items() if f not in KNOWN_TEXT_CQL}
+    new = _text_cql_by_file()
     assert not new, ("CQL built as text: use session.prepare(...) once and execute(prepared, values):\n"
                      + "\n".join(h for hits in new.values() for h in hits))
-
-
-@pytest.mark.xfail(strict=True, reason="known text CQL in " + ", ".join(sorted(KNOWN_TEXT_CQL))
-                   + ": prepare those statements, then empty KNOWN_TEXT_CQL")
-def test_known_text_cql_is_gone():
-    assert not (set(_text_cql_by_file()) & KNOWN_TEXT_CQL)
 
 
 def test_the_cql_scanner_catches_text_statements(tmp_path):
