@@ -97,3 +97,34 @@ def test_quote_view_reads_like_a_quote():
     v = QuoteView("EUR/USD", 5, 1.1, 1.2, "x")
     assert (v.pair, v.ts_ms, v.low, v.high, v.open) == ("EUR/USD", 5, None, None, None)
     assert v.mid == pytest.approx(1.15) and v.spread == pytest.approx(0.1) and not v.crossed
+
+
+@need_fx
+def test_cli_default_and_plain_reader_write_the_same_alerts(tmp_path, capsys):
+    from fxwatch.cli import main
+
+    src = head(EURUSD, tmp_path, 40_000)
+    fast, plain = tmp_path / "fast.csv", tmp_path / "plain.csv"
+    assert main(["detect", "--input", str(src), "--output", str(fast), "--format", "lean"]) == 0
+    assert main(["detect", "--input", str(src), "--output", str(plain), "--format", "lean", "--plain-reader"]) == 0
+    assert "40000 ticks" in capsys.readouterr().out
+    text = fast.read_text()
+    assert text.count("\n") > 5 and text == plain.read_text()
+
+
+def test_extra_columns_and_zip_read_like_read_lean(tmp_path):
+    import zipfile
+
+    d = tmp_path / "oanda" / "tick" / "eurusd"
+    d.mkdir(parents=True)
+    rows = [f"{1000 * i},{1.1 + (i % 7) * 1e-5:.5f},{1.10002 + (i % 7) * 1e-5:.5f},5,6" for i in range(300)]
+    f = d / "20140508_eurusd_tick_quote.csv"
+    f.write_text("\n".join(rows) + "\n")
+    z = d / "20140509_eurusd_tick_quote.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("20140509_eurusd_tick_quote.csv", "\n".join(rows) + "\n")
+    for path in (f, z):
+        cols = read_lean_columns(path)
+        plain = list(read_lean(path))
+        assert cols is not None and set(cols.source) == {"lean"}
+        assert list(zip(cols.pair, cols.ts_ms, cols.bid, cols.ask)) == [(q.pair, q.ts_ms, q.bid, q.ask) for q in plain]
