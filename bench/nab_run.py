@@ -16,7 +16,7 @@ from fxwatch.detect.scalar import SCALAR_DETECTORS, score_series
 from fxwatch.eval.nab import load_corpus, load_profiles, load_published_scores, load_windows, score_corpus
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
-SLOW = {"contextual"}  # ContextualNovelty: ~10-20 min of CPU over the corpus
+SLOW = {"contextual", "fxwatch-ctx"}  # ContextualNovelty: ~10-20 min of CPU over the corpus
 
 
 def main() -> None:

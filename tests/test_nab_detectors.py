@@ -153,3 +153,24 @@ def test_contextual_margin_widens_the_learnt_range_and_gate_follows_cad():
     # CAD's rule: a suppressed high score keeps the gate closed (unlike RestGate).
     gate = RecentMaxGate(Seq([0.1, 0.9, 0.9, 0.2, 0.2, 0.3]), threshold=0.75, rest=2)
     assert [gate.update(0, 0.0) for _ in range(6)] == [0.0, 0.0, 0.0, 0.0, 0.0, 0.3]
+
+
+def test_weighted_max_and_the_fxwatch_ctx_recipe():
+    from fxwatch.detect.contextual import RecentMaxGate
+    from fxwatch.detect.scalar import WeightedMax, fxwatch_ctx
+
+    class Const:
+        def __init__(self, name, v):
+            self.name, self.v = name, v
+
+        def update(self, ts, value):
+            return self.v
+
+    assert WeightedMax([Const("a", 0.3), Const("b", 0.9)], [1.0, 0.5]).update(0, 0.0) == 0.45
+    assert WeightedMax([Const("a", 0.6), Const("b", 0.9)], [1.0, 0.5]).update(0, 0.0) == 0.6
+    with pytest.raises(ValueError):
+        WeightedMax([Const("a", 0.1)], [1.0, 2.0])
+    d = fxwatch_ctx(750)
+    assert d.weights == [1.0, 0.5]
+    assert isinstance(d.inners[0], RestGate) and d.inners[0].rest == 150
+    assert isinstance(d.inners[1], RecentMaxGate) and d.inners[1].recent.maxlen == 150
