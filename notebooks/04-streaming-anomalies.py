@@ -19,8 +19,9 @@
 #
 # * **The classic rule**: each *final* 1-minute window of a pair (append mode + watermark, so a
 #   half-filled window never fires) is compared with the bounds of that pair and hour-of-week from
-#   `fxwatch.stats` — mean ± k·std and median ± k·1.4826·MAD of the log-return std, spread, tick count
-#   and price level. The bounds are a small table re-read inside `foreachBatch` when a newer stats
+#   `fxwatch.stats` — mean ± k·std and median ± k·1.4826·MAD of the log-return std, spread and tick
+#   count. (The price level is in the stats too, for the dashboard's band, but the rule leaves it out
+#   by default: a price is a random walk and drifts out of any band learnt from past weeks.) The bounds are a small table re-read inside `foreachBatch` when a newer stats
 #   version lands (checked every few seconds) and broadcast-joined to the batch. Cold start: with no
 #   stats yet the rule stays silent.
 # * **Tick detectors** (`fxwatch.detect`): spread blow-out, crossed quotes, stale feed, robust z-score,

@@ -185,7 +185,8 @@ def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics,
     t0 = random_monday_ms() + 9 * 3_600_000  # Monday 09:00 UTC: hour_of_week 9
 
     def minute(m, price, n=30):
-        return [Quote(pair, t0 + m * 60_000 + i * 1000, price, price + 0.0002, "t").to_json() for i in range(n)]
+        return [Quote(pair, t0 + m * 60_000 + i * (60_000 // n), price, price + 0.0002, "t").to_json()
+                for i in range(n)]
 
     started = start_pipeline(spark, s, ("classic",), until_idle=False, checkpoints=tmp_path / "cp",
                              trigger_seconds=0.5, stats_refresh_seconds=0, kafka_alerts=False)
@@ -203,8 +204,9 @@ def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics,
             "mad double, p01 double, p99 double")
         today = datetime.now(timezone.utc).date().isoformat()  # newest as-of: becomes the current version
         version = write_stats(stats, s, as_of=today, lookback_days=7, k=4.0)
-        # a jump to 0.75 in minute 3 must be flagged once minute 3 closes (minute 5 moves the watermark)
-        produce(s, minute(3, 0.75) + minute(5, 0.70, 2), [pair] * 32)
+        # a quote burst (90 ticks instead of ~30) in minute 3 must be flagged once minute 3 closes
+        # (minute 5 moves the watermark past it)
+        produce(s, minute(3, 0.70, 90) + minute(5, 0.70, 2), [pair] * 92)
         _wait(lambda: w.alerts >= 1, 120, "an alert against the new stats version")
         assert version in w.versions_seen and version not in before
         assert q.isActive

@@ -114,6 +114,6 @@ def seed_cassandra(session, keyspace: str, frames: dict[str, pd.DataFrame], k: f
                                                                  "updated_at"]),
     }
     version = frames["stats"]["version"].max()
-    session.execute(f"INSERT INTO {keyspace}.stats_versions (bucket, version, k) VALUES (0, %s, %s)",
-                    (version, k))
+    insert_version = session.prepare(f"INSERT INTO {keyspace}.stats_versions (bucket, version, k) VALUES (0, ?, ?)")
+    session.execute(insert_version, (version, k))
     return counts

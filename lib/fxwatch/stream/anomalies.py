@@ -10,6 +10,7 @@ from fxwatch.stream.trends import window_stats
 
 __all__ = [
     "window_features",
+    "RULE_METRICS",
     "bounds_table",
     "classic_alerts",
     "TICK_ALERT_SCHEMA",
@@ -18,6 +19,11 @@ __all__ = [
 ]
 
 MAD_SCALE = 1.4826  # MAD -> std of a normal distribution
+# Metrics the classic rule judges by default. The price level ('mid') is in fxwatch.stats too (the
+# dashboard draws its band), but a price level is a random walk: compared with the same hour of past
+# weeks it drifts out of any band, and in `fxwatch demo` it made 154 of 246 alerts, nearly all false.
+# Pass metrics=(..., "mid") to judge it anyway.
+RULE_METRICS = ("ret_std", "spread", "ticks")
 # smallest scale per metric, so a constant history (std 0) does not make every change an anomaly
 MIN_SCALE = {"ticks": 1.0, "ret_std": 1e-7, "spread": 1e-7, "mid": 1e-6}
 
@@ -58,7 +64,7 @@ def bounds_table(stats, k: float = 4.0, method: str = "meanstd", min_n: int = 5)
     return out
 
 
-def classic_alerts(features, bounds):
+def classic_alerts(features, bounds, metrics=RULE_METRICS):
     """Window features joined with bounds -> alerts (ALERT_COLUMNS) for each metric outside them.
 
     detector = 'hist_<metric>_<method>'; ts = window start; score in [0.5, 1) grows with the excess
@@ -67,6 +73,7 @@ def classic_alerts(features, bounds):
     from pyspark.sql import functions as F
 
     long = unpivot_metrics(features, ["pair", "window_start", "window_end", "hour_of_week"])
+    long = long.where(F.col("metric").isin(list(metrics)))
     j = long.join(F.broadcast(bounds), ["pair", "hour_of_week", "metric"])
     half = F.greatest((F.col("hi") - F.col("lo")) / 2, F.lit(1e-12))
     excess = F.when(F.col("value") < F.col("lo"), F.col("lo") - F.col("value")).otherwise(F.col("value") - F.col("hi")) / half
