@@ -188,11 +188,6 @@ def test_fuzzed_records_are_dead_lettered_and_the_job_keeps_running(topics, cass
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(strict=True, reason=(
-    "known poison pill: ts beyond ~9.2e15 ms overflows timestamp_millis under ANSI mode "
-    "(ArithmeticException: long overflow) and the quotes query dies on every restart; fix in "
-    "fxwatch.stream.read.parse_records: compute `ts` only for 0 < ts_ms < 253402300800000 (year 9999), "
-    "NULL otherwise (the reason column already rejects it); then drop this xfail"))
 def test_out_of_range_timestamp_is_rejected_not_fatal(spark):
     from fxwatch.stream.read import parse_records
 

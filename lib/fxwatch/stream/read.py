@@ -41,6 +41,9 @@ def read_kafka(spark, settings: Settings, topic: str | None = None, starting_off
     return reader.load()
 
 
+_MAX_TS_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
+
+
 def _reason(j, now_ms_col):
     """A Column: NULL for an acceptable quote, else '<code>: <detail>' (schema.Reason codes)."""
     from pyspark.sql import functions as F
@@ -87,15 +90,21 @@ def parse_records(raw):
         raw
         # text and parsed struct (PERMISSIVE: a bad field becomes NULL, a bad document all-NULL)
         .select(
-            F.col("value").cast("string").alias("raw"),
+            # invalid UTF-8 (wrong encoding, random bytes) becomes U+FFFD in `raw`, so the DLQ and the
+            # Arrow transfer to Python never choke on it; the reason says what was wrong
+            F.expr("make_valid_utf8(CAST(value AS STRING))").alias("raw"),
+            F.expr("is_valid_utf8(CAST(value AS STRING))").alias("utf8_ok"),
             F.from_json(F.col("value").cast("string"), spark_schema()).alias("j"),
             "partition", "offset", F.col("timestamp").alias("kafka_ts"),
         )
-        .withColumn("reason", _reason(j, now_ms))
+        .withColumn("reason", F.when(~F.col("utf8_ok"), F.lit(f"{Reason.UNPARSEABLE}: not valid UTF-8 text"))
+                    .otherwise(_reason(j, now_ms)))
         # flat quote columns; event time as a millisecond timestamp
         .select(
             j["pair"].alias("pair"),
-            F.timestamp_millis(j["ts"]).alias("ts"),
+            # only a representable time: a huge ts would overflow (ANSI) and kill the query on every
+            # restart; the reason column rejects it anyway
+            F.when((j["ts"] > 0) & (j["ts"] < _MAX_TS_MS), F.timestamp_millis(j["ts"])).alias("ts"),
             j["ts"].alias("ts_ms"),
             j["bid"].alias("bid"),
             j["ask"].alias("ask"),
