@@ -73,7 +73,7 @@ def test_up_is_idempotent_and_down_stops_only_what_it_started(sandbox: Settings)
     assert any("already running" in line for line in lines)
     assert int(svc.pid_path(sandbox).read_text()) == pid
     manager._stop(svc, sandbox, echo=lines.append)
-    assert not manager._alive(pid)
+    assert not manager.process_alive(pid)
     manager._stop(svc, sandbox, echo=lines.append)  # nothing left to stop
     assert "not running" in lines[-1]
 

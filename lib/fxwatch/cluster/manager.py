@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from fxwatch.errors import FxwatchError
+from fxwatch.stack.manager import process_alive
 
 __all__ = ["ClusterConfig", "spark_home", "cluster_up", "cluster_down", "cluster_status", "master_state"]
 
@@ -62,26 +63,12 @@ def _log_path(settings, name: str) -> Path:
     return settings.logs_dir / f"{name}.log"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _read_pid(settings, name: str) -> int | None:
     try:
         pid = int(_pid_path(settings, name).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if process_alive(pid) else None
 
 
 def master_state(cfg: ClusterConfig, timeout_s: float = 2.0) -> dict | None:
@@ -113,7 +100,7 @@ def _launch(settings, name: str, args: list[str], env: dict[str, str]) -> int:
 def _wait(what: str, ok: Callable[[], bool], pid: int, log: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not ok():
-        if not _alive(pid):
+        if not process_alive(pid):
             tail = " | ".join(log.read_text(errors="replace").splitlines()[-3:]) if log.exists() else ""
             raise FxwatchError(f"{what} died on start; see {log}: {tail[:400]}")
         if time.monotonic() > deadline:
@@ -163,9 +150,9 @@ def cluster_down(settings, echo: Callable[[str], None] = print, timeout_s: float
             continue
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if process_alive(pid):
             os.killpg(pid, signal.SIGKILL)
         _pid_path(settings, name).unlink(missing_ok=True)
         echo(f"{name}: stopped (pid {pid})")

@@ -16,7 +16,7 @@ from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.stack.services import Service, all_services, java_bin, java_major_version
 
-__all__ = ["ServiceStatus", "stack_up", "stack_down", "stack_status", "stack_reset", "wait_until"]
+__all__ = ["ServiceStatus", "process_alive", "stack_up", "stack_down", "stack_status", "stack_reset", "wait_until"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,11 @@ def _read_pid(svc: Service, settings: Settings) -> int | None:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if process_alive(pid) else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -137,7 +138,7 @@ def _wait_ready(svc: Service, settings: Settings, pid: int, echo: Callable[[str]
     log = svc.log_path(settings)
 
     def died() -> str | None:
-        alive = proc.poll() is None if proc is not None else _alive(pid)
+        alive = proc.poll() is None if proc is not None else process_alive(pid)
         if not alive:
             svc.pid_path(settings).unlink(missing_ok=True)
             return f"{svc.name} died on start; see {log}: {_tail(log)}"
@@ -171,13 +172,13 @@ def _stop(svc: Service, settings: Settings, echo: Callable[[str], None], timeout
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    if not wait_until(lambda: not _alive(pid), timeout_s, interval_s=0.3):
+    if not wait_until(lambda: not process_alive(pid), timeout_s, interval_s=0.3):
         echo(f"{svc.name}: did not stop within {timeout_s:.0f} s, killing")
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        wait_until(lambda: not _alive(pid), 10, interval_s=0.2)
+        wait_until(lambda: not process_alive(pid), 10, interval_s=0.2)
     svc.pid_path(settings).unlink(missing_ok=True)
     echo(f"{svc.name}: stopped (pid {pid})")
 
