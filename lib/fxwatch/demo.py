@@ -74,6 +74,18 @@ def _alerts_between(settings: Settings, start_ms: int, end_ms: int) -> list[dict
         cluster.shutdown()
 
 
+def _clear_sample_alerts(settings: Settings) -> None:
+    """Delete the alerts of the sample's UTC day (synthetic 2024-01-15: only demo runs write there)."""
+    from fxwatch.store.connection import connect
+
+    cluster, session = connect(settings)
+    try:
+        day = datetime.fromtimestamp(DEMO_SAMPLE["start_ms"] / 1000, timezone.utc).date()
+        session.execute(session.prepare("DELETE FROM alerts WHERE day = ?"), (day,))
+    finally:
+        cluster.shutdown()
+
+
 def run_demo(settings: Settings | None = None, echo: Callable[[str], None] = print, history_weeks: int = HISTORY_WEEKS,
              out_dir: Path | None = None) -> dict:
     """Replay history and the labelled sample through Kafka, Spark and Cassandra; score the alerts."""
@@ -106,6 +118,7 @@ def run_demo(settings: Settings | None = None, echo: Callable[[str], None] = pri
                              output_dir=out / "stats")
     echo(f"  executed notebook: {executed}")
 
+    _clear_sample_alerts(cfg)  # alerts of an earlier demo run would otherwise be scored again
     samples = cfg.samples_dir
     echo("[4/5] the labelled sample (2 h, 5 pairs, injected manipulations) + bad lines -> the full pipeline")
     _produce(read_file(samples / "synthetic_ticks.csv"), cfg, "sample", echo)
