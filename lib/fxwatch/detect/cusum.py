@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from fxwatch.detect.robust import log_mid_step
 from fxwatch.detect.verdict import Verdict
 from fxwatch.schema import Quote
 
@@ -28,16 +29,9 @@ class Cusum:
         self.gn = 0.0
 
     def update(self, q: Quote) -> Verdict | None:
-        mid = (q.bid + q.ask) * 0.5
-        if mid <= 0.0:
+        self.last_lm, r = log_mid_step(self.last_lm, q)
+        if r is None:  # first quote, bad mid, or a repeated mid (float noise included)
             return None
-        lm = math.log(mid)
-        prev, self.last_lm = self.last_lm, lm
-        if prev is None:
-            return None
-        r = lm - prev
-        if -1e-9 < r < 1e-9:
-            return None  # no change, or float noise of (bid + ask) / 2 (it would seed a ~0 variance)
         self.count += 1
         var = self.var
         if var is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from fxwatch.detect.robust import log_mid_step
 from fxwatch.detect.verdict import Verdict
 from fxwatch.schema import Quote
 
@@ -38,15 +39,8 @@ class PageHinkley:
         self.dn = self.dn_min = 0.0
 
     def update(self, q: Quote) -> Verdict | None:
-        mid = (q.bid + q.ask) * 0.5
-        if mid <= 0.0:
-            return None
-        lm = math.log(mid)
-        prev, self.last_lm = self.last_lm, lm
-        if prev is None:
-            return None
-        r = lm - prev
-        if r == 0.0:
+        self.last_lm, r = log_mid_step(self.last_lm, q)
+        if r is None:  # first quote, bad mid, or a repeated mid (float noise included)
             return None
         var = self.var
         if var is None:

@@ -1,8 +1,10 @@
-"""Small robust-statistics helpers shared by detectors (median, MAD-based scale)."""
+"""Small helpers shared by detectors: median, MAD-based scale, and log-mid returns."""
 
 from __future__ import annotations
 
-__all__ = ["median", "robust_scale"]
+import math
+
+__all__ = ["median", "robust_scale", "log_mid_step", "NO_CHANGE"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -22,3 +24,25 @@ def robust_scale(xs, centre: float, floor: float = 0.0) -> float:
     mean_ad = 0.5 * 1.2533 * sum(dev) / len(dev)
     s = mad if mad > mean_ad else mean_ad
     return s if s > floor else floor
+
+
+NO_CHANGE = 1e-9  # |log-mid change| below this is no change: float noise of (bid + ask) / 2 is ~1e-16
+
+
+def log_mid_step(last_lm: float | None, q) -> tuple[float | None, float | None]:
+    """(new last log-mid, log return or None) for the next quote.
+
+    The return is None for the first quote, a non-positive mid (last log-mid kept) or no change
+    (|r| < NO_CHANGE): repeated mids carry no information, and as a first "change" float noise
+    would seed a ~1e-30 variance (warm-up false alarms).
+    """
+    mid = (q.bid + q.ask) * 0.5
+    if mid <= 0.0:
+        return last_lm, None
+    lm = math.log(mid)
+    if last_lm is None:
+        return lm, None
+    r = lm - last_lm
+    if -NO_CHANGE < r < NO_CHANGE:
+        return lm, None
+    return lm, r

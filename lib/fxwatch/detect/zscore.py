@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections import deque
 
-from fxwatch.detect.robust import median, robust_scale
+from fxwatch.detect.robust import log_mid_step, median, robust_scale
 from fxwatch.detect.verdict import Verdict
 from fxwatch.schema import Quote
 
@@ -38,17 +37,10 @@ class RobustZScore:
         self.scale = robust_scale(self.rets, self.med, floor=1e-9)
 
     def update(self, q: Quote) -> Verdict | None:
-        mid = (q.bid + q.ask) * 0.5
-        if mid <= 0.0:
-            return None
-        lm = math.log(mid)
-        prev, self.last_lm = self.last_lm, lm
-        if prev is None:
-            return None
-        r = lm - prev
-        if -1e-9 < r < 1e-9:  # repeated mid, or float noise of (bid + ask) / 2
-            # Repeated mids carry no information; kept in, a frozen stretch collapses the MAD to the
-            # floor and every later move looks like a 1000-sigma spike. Revert is counted in mid changes.
+        self.last_lm, r = log_mid_step(self.last_lm, q)
+        if r is None:  # first quote, bad mid, or a repeated mid (float noise included)
+            # Kept in, repeated mids collapse the MAD to the floor after a frozen stretch and every
+            # later move looks like a 1000-sigma spike. Revert is counted in mid changes.
             return None
         count = self.count = self.count + 1
         if count < self.min_ticks:
