@@ -11,6 +11,7 @@ from typing import Any, Union
 
 __all__ = [
     "Quote",
+    "QuotePrices",
     "BadLine",
     "SourceItem",
     "WIRE_VERSION",
@@ -70,18 +71,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """One tick. `pair` is 'EUR/USD' form; `ts_ms` is event time in UTC epoch milliseconds."""
+class QuotePrices:
+    """Prices derived from `bid` and `ask`, shared by `Quote` and the offline engine's reusable view."""
 
-    pair: str
-    ts_ms: int
+    __slots__ = ()
     bid: float
     ask: float
-    source: str
-    low: float | None = None
-    high: float | None = None
-    open: float | None = None
 
     @property
     def mid(self) -> float:
@@ -95,6 +90,20 @@ class Quote:
     def crossed(self) -> bool:
         """Bid at or above ask (locked or crossed): valid data, flagged by detectors."""
         return self.bid >= self.ask
+
+
+@dataclass(frozen=True, slots=True)
+class Quote(QuotePrices):
+    """One tick. `pair` is 'EUR/USD' form; `ts_ms` is event time in UTC epoch milliseconds."""
+
+    pair: str
+    ts_ms: int
+    bid: float
+    ask: float
+    source: str
+    low: float | None = None
+    high: float | None = None
+    open: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned wire form as a dict (optional fields only when set)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from fxwatch.detect.robust import log_mid_step
+from fxwatch.detect.robust import log_mid_step, winsorised_z
 from fxwatch.detect.verdict import Verdict
 from fxwatch.schema import Quote
 
@@ -37,10 +35,7 @@ class Cusum:
         if var is None:
             self.var = r * r
             return None
-        z = r / math.sqrt(var) if var > 0 else 0.0
-        # Winsorise so one bad tick cannot trip the detector on its own.
-        z = 4.0 if z > 4.0 else (-4.0 if z < -4.0 else z)
-        self.var = var + self.alpha * (min(r * r, 16.0 * var) - var)
+        z, self.var = winsorised_z(var, r, self.alpha)  # one bad tick cannot trip the detector alone
         if self.count < self.min_ticks:
             return None
         gp = self.gp + z - self.drift

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from fxwatch.detect.verdict import Verdict
 from fxwatch.errors import FxwatchError
-from fxwatch.schema import Quote
+from fxwatch.schema import Quote, QuotePrices
 
 __all__ = [
     "FORMATS",
@@ -169,7 +169,7 @@ def write_alerts(path, verdicts: Iterable[Verdict]) -> int:
     return n
 
 
-class QuoteView:
+class QuoteView(QuotePrices):
     """A mutable stand-in for `Quote` (same attribute names), reused for every tick of the fast path.
 
     Valid only because detectors read a quote's attributes during `update` and keep no reference to it
@@ -181,18 +181,6 @@ class QuoteView:
     def __init__(self, pair: str = "", ts_ms: int = 0, bid: float = 0.0, ask: float = 0.0, source: str = ""):
         self.pair, self.ts_ms, self.bid, self.ask, self.source = pair, ts_ms, bid, ask, source
         self.low = self.high = self.open = None
-
-    @property
-    def mid(self) -> float:
-        return (self.bid + self.ask) / 2.0
-
-    @property
-    def spread(self) -> float:
-        return self.ask - self.bid
-
-    @property
-    def crossed(self) -> bool:
-        return self.bid >= self.ask
 
 
 @dataclass

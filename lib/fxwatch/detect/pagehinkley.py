@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from fxwatch.detect.robust import log_mid_step
+from fxwatch.detect.robust import log_mid_step, winsorised_z
 from fxwatch.detect.verdict import Verdict
 from fxwatch.schema import Quote
 
@@ -46,9 +44,7 @@ class PageHinkley:
         if var is None:
             self.var = r * r
             return None
-        z = r / math.sqrt(var) if var > 0 else 0.0
-        z = 4.0 if z > 4.0 else (-4.0 if z < -4.0 else z)
-        self.var = var + self.var_alpha * (min(r * r, 16.0 * var) - var)
+        z, self.var = winsorised_z(var, r, self.var_alpha)
         self.count += 1
         self.mean += (z - self.mean) / self.count
         if self.count <= self.min_ticks:  # warm-up: learn the reference mean only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["median", "robust_scale", "log_mid_step", "NO_CHANGE"]
+__all__ = ["median", "robust_scale", "log_mid_step", "winsorised_z", "NO_CHANGE"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -46,3 +46,14 @@ def log_mid_step(last_lm: float | None, q) -> tuple[float | None, float | None]:
     if -NO_CHANGE < r < NO_CHANGE:
         return lm, None
     return lm, r
+
+
+def winsorised_z(var: float, r: float, alpha: float) -> tuple[float, float]:
+    """(z of return r against EWMA variance var, clipped to ±4; the updated variance).
+
+    r² enters the variance capped at 16·var, so one bad tick can neither trip a change detector
+    on its own nor blow up its scale.
+    """
+    z = r / math.sqrt(var) if var > 0 else 0.0
+    z = 4.0 if z > 4.0 else (-4.0 if z < -4.0 else z)
+    return z, var + alpha * (min(r * r, 16.0 * var) - var)
