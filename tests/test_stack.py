@@ -102,3 +102,11 @@ def test_status_of_the_running_local_stack_is_reported_per_service():
     for s in statuses:
         assert s.state in {"running", "starting", "stopped", "foreign"}
         assert str(s.port) in s.line() and str(s.log) in s.line()
+
+
+def test_kafka_cluster_ids_never_look_like_an_option():
+    from fxwatch.stack.services import kafka_cluster_id
+
+    ids = [kafka_cluster_id() for _ in range(5000)]  # ~78 would start with '-' without the guard
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)

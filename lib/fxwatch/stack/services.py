@@ -159,10 +159,7 @@ def _kafka_prepare(settings: Settings) -> None:
     if (data / "meta.properties").exists():
         return  # storage formatted once; formatting again would refuse or wipe the cluster id
     data.mkdir(parents=True, exist_ok=True)
-    cluster_id = uuid.uuid4().bytes
-    import base64
-
-    cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+    cid = kafka_cluster_id()
     cmd = [
         java_bin(),
         "-Xmx256m",
@@ -180,6 +177,19 @@ def _kafka_prepare(settings: Settings) -> None:
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         raise FxwatchError(f"formatting Kafka storage failed: {(out.stderr or out.stdout).strip()[-400:]}")
+
+
+def kafka_cluster_id() -> str:
+    """A random cluster id as Kafka makes one: 16 bytes, URL-safe base64, not starting with '-'.
+
+    (An id starting with '-' is read as an option by the storage tool: about 1 start in 64 failed.)
+    """
+    import base64
+
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _kafka_command(settings: Settings) -> list[str]:
