@@ -16,6 +16,8 @@ __all__ = [
     "TICK_ALERT_SCHEMA",
     "detect_ticks",
     "tick_alerts",
+    "new_cross_state",
+    "feed_cross",
 ]
 
 MAD_SCALE = 1.4826  # MAD -> std of a normal distribution
@@ -98,6 +100,24 @@ _STATE_SCHEMA = "blob binary"
 CROSS_KEY = "*"  # the state key under which the all-pairs (cross-rate) detectors run
 
 
+def new_cross_state(cross: Callable[[], list], cooldown_ms: int) -> tuple:
+    """The all-pairs state: (cross-rate detectors, their de-duplicator)."""
+    from fxwatch.detect.ensemble import AlertDeduper
+
+    return list(cross()), AlertDeduper(cooldown_ms)
+
+
+def feed_cross(state: tuple, q) -> list:
+    """One quote through the all-pairs detectors; their new (de-duplicated) alerts."""
+    detectors, dedup = state
+    out = []
+    for d in detectors:
+        v = d.update(q)
+        if v is not None and v.alert and dedup.admit(v):
+            out.append(v)
+    return out
+
+
 def _detector_fn(factory: Callable[[], list], cross: Callable[[], list] | None, cooldown_ms: int,
                  order: Sequence[str]):
     """The applyInPandasWithState function: one pickled detector state per key (pair or '*')."""
@@ -107,14 +127,14 @@ def _detector_fn(factory: Callable[[], list], cross: Callable[[], list] | None, 
 
         import pandas as pd
 
-        from fxwatch.detect.ensemble import AlertDeduper, Ensemble
+        from fxwatch.detect.ensemble import Ensemble
         from fxwatch.schema import Quote
 
         (k,) = key
         if state.exists:
             obj = pickle.loads(state.get[0])
         elif k == CROSS_KEY:
-            obj = (list(cross()) if cross else [], AlertDeduper(cooldown_ms))
+            obj = new_cross_state(cross or list, cooldown_ms)
         else:
             obj = Ensemble(factory(), cooldown_ms)
         pdf = pd.concat(list(frames), ignore_index=True).sort_values(list(order), kind="stable")
@@ -127,11 +147,7 @@ def _detector_fn(factory: Callable[[], list], cross: Callable[[], list] | None, 
                 pdf["pair"], pdf["ts_ms"], pdf["bid"], pdf["ask"], pdf["source"], pdf["low"], pdf["high"], pdf["open"]):
             q = Quote(pair, int(ts_ms), float(bid), float(ask), source, opt(low), opt(high), opt(open_))
             if k == CROSS_KEY:
-                detectors, dedup = obj
-                for d in detectors:
-                    v = d.update(q)
-                    if v is not None and v.alert and dedup.admit(v):
-                        out.append(v)
+                out.extend(feed_cross(obj, q))
             else:
                 out.extend(obj.update_many(q))
         state.update((pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),))

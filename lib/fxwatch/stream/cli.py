@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     run.add_argument("--starting-offsets", default="earliest", help="for a new checkpoint: earliest|latest")
     run.add_argument("--max-offsets-per-trigger", type=int, default=None, help="cap a micro-batch's size")
     run.add_argument("--trigger-seconds", type=float, default=1.0, help="micro-batch interval when not --until-idle")
+    run.add_argument("--detector-engine", choices=("driver", "state"), default="driver",
+                     help="tick detectors' state: in the driver with per-batch snapshots (fast on one machine) "
+                          "or in Spark's state store (applyInPandasWithState; scales out with the pairs)")
     run.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(func=_run)
@@ -44,7 +47,7 @@ def _run(args) -> int:
         summary = run_pipeline(
             spark, settings, until_idle=args.until_idle, queries=args.queries.split(","), timeout=args.timeout,
             starting_offsets=args.starting_offsets, max_offsets_per_trigger=args.max_offsets_per_trigger,
-            trigger_seconds=args.trigger_seconds,
+            trigger_seconds=args.trigger_seconds, detector_engine=args.detector_engine,
         )
     except KeyboardInterrupt:
         print("stopped; rerun to resume from the checkpoints", file=sys.stderr)

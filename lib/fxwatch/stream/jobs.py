@@ -11,16 +11,22 @@ from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.stream.anomalies import classic_alerts, detect_ticks, tick_alerts, window_features
 from fxwatch.stream.read import accepted, read_records
-from fxwatch.stream.sinks import QuotesBatchWriter, start_foreach_batch, write_alerts, write_trends
+from fxwatch.stream.sinks import (QuotesBatchWriter, start_foreach_batch, write_alert_rows, write_alerts,
+                                  write_trends)
 from fxwatch.stream.stats_bounds import StatsBounds
+from fxwatch.stream.session import ALERTS_POOL, scheduler_pool
 from fxwatch.stream.trends import DEFAULT_WINDOWS, build_trends
 
-__all__ = ["QUERIES", "expand_queries", "checkpoint_root", "TrendsWriter", "ClassicWriter", "AlertsWriter",
-           "start_pipeline", "run_pipeline"]
+__all__ = ["QUERIES", "DETECTOR_ENGINES", "expand_queries", "checkpoint_root", "TrendsWriter", "ClassicWriter",
+           "AlertsWriter", "DriverAlertsWriter", "start_pipeline", "run_pipeline"]
 
 # "anomalies" = the classic windowed rule + the tick-level detectors (two queries).
 QUERIES = ("quotes", "trends", "classic", "detectors")
 _ALIASES = {"anomalies": ("classic", "detectors")}
+# Where the tick detectors keep their state: "driver" (fxwatch.stream.driver_detect: one stateless
+# Spark job per batch, detectors in the driver, snapshots beside the checkpoint; lowest latency on one
+# machine) or "state" (applyInPandasWithState: Spark's state store, scales out with the pairs).
+DETECTOR_ENGINES = ("driver", "state")
 
 
 def expand_queries(names: Iterable[str]) -> list[str]:
@@ -109,6 +115,36 @@ class AlertsWriter(_Writer):
         self._done(t0, len(write_alerts(tick_alerts(df), self.settings, kafka=self.kafka)))
 
 
+class DriverAlertsWriter(_Writer):
+    """foreachBatch of the tick-detector query, driver engine: quotes as Arrow -> detectors -> alerts."""
+
+    def __init__(self, settings: Settings, checkpoint: str, factory=None, cross=None, kafka: bool = True):
+        super().__init__()
+        from fxwatch.stream.driver_detect import DriverDetectors
+
+        self.settings, self.kafka = settings, kafka
+        self.engine = DriverDetectors(checkpoint, factory, cross)
+        self.ticks = 0
+        self.stage_seconds = {"collect": 0.0, "detect": 0.0, "write": 0.0}
+
+    def __call__(self, df, batch_id: int) -> None:
+        from fxwatch.stream.driver_detect import DETECT_COLUMNS
+
+        t0 = time.perf_counter()
+        table = df.select(*DETECT_COLUMNS).toArrow()  # one stateless Spark job: read, parse, validate
+        t1 = time.perf_counter()
+        self.ticks += table.num_rows
+        verdicts = self.engine.process(table, batch_id)
+        t2 = time.perf_counter()
+        rows = [{"pair": v.pair, "ts": int(v.ts_ms), "detector": v.detector, "score": float(v.score),
+                 "reason": v.reason, "window_start": None, "window_end": None, "value": None} for v in verdicts]
+        n = len(write_alert_rows(rows, self.settings, kafka=self.kafka))
+        t3 = time.perf_counter()
+        for stage, dt in (("collect", t1 - t0), ("detect", t2 - t1), ("write", t3 - t2)):
+            self.stage_seconds[stage] += dt
+        self._done(t0, n)
+
+
 def _preflight(settings: Settings) -> None:
     """Fail fast, with the fix, when Cassandra or Kafka is not there."""
     from fxwatch.stream.cassandra_io import process_session
@@ -123,13 +159,16 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
                    starting_offsets: str = "earliest", max_offsets_per_trigger: int | None = None,
                    trigger_seconds: float = 1.0, watermark: str = "30 seconds", stats_refresh_seconds: float = 30.0,
                    checkpoints: Path | None = None, kafka_alerts: bool = True, detectors_factory=None,
-                   cross=None, trend_windows=None, slow_trigger_seconds: float = 5.0):
+                   cross=None, trend_windows=None, slow_trigger_seconds: float = 5.0,
+                   detector_engine: str = "driver"):
     """Start the selected queries; returns {name: (StreamingQuery, writer)}.
 
     Without until_idle, quotes and detectors trigger every `trigger_seconds`; trends and the classic
     rule (minute windows) every max(trigger_seconds, slow_trigger_seconds), so they leave the cores
-    to the alert path.
+    to the alert path. `detector_engine` (DETECTOR_ENGINES) says where the tick detectors keep state.
     """
+    if detector_engine not in DETECTOR_ENGINES:
+        raise FxwatchError(f"unknown detector engine {detector_engine!r}: choose {' or '.join(DETECTOR_ENGINES)}")
     slow = max(trigger_seconds, slow_trigger_seconds)
     from fxwatch.detect.bank import default_cross
 
@@ -141,27 +180,35 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
     def records():
         return read_records(spark, settings, starting_offsets, max_offsets_per_trigger)
 
+    def start(name: str):
+        # the engines keep different things beside their checkpoints: never share one
+        cp = str(root / ("detectors-driver" if name == "detectors" and detector_engine == "driver" else name))
+        if name == "quotes":
+            w = QuotesBatchWriter(settings, writer=cp)
+            return start_foreach_batch(records(), w, cp, f"quotes-{settings.quotes_topic}", until_idle,
+                                       trigger_seconds=trigger_seconds), w
+        if name == "trends":
+            w = TrendsWriter(settings)
+            trends = build_trends(accepted(records()), trend_windows or DEFAULT_WINDOWS, watermark)
+            return start_foreach_batch(trends, w, cp, f"trends-{settings.quotes_topic}", until_idle, "update", slow), w
+        if name == "classic":
+            w = ClassicWriter(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds), kafka_alerts)
+            return start_foreach_batch(window_features(accepted(records()), watermark=watermark), w, cp,
+                                       f"classic-{settings.quotes_topic}", until_idle, "append", slow), w
+        if detector_engine == "driver":
+            w = DriverAlertsWriter(settings, cp, detectors_factory, cross or default_cross, kafka_alerts)
+            return start_foreach_batch(accepted(records()), w, cp, f"detectors-{settings.quotes_topic}", until_idle,
+                                       "append", trigger_seconds), w
+        w = AlertsWriter(settings, kafka_alerts)
+        verdicts = detect_ticks(accepted(records()), detectors_factory, cross or default_cross)
+        return start_foreach_batch(verdicts, w, cp, f"detectors-{settings.quotes_topic}", until_idle,
+                                   "append", trigger_seconds), w
+
     try:
         for name in names:
-            cp = str(root / name)
-            if name == "quotes":
-                w = QuotesBatchWriter(settings, writer=cp)
-                q = start_foreach_batch(records(), w, cp, f"quotes-{settings.quotes_topic}", until_idle,
-                                        trigger_seconds=trigger_seconds)
-            elif name == "trends":
-                w = TrendsWriter(settings)
-                q = start_foreach_batch(build_trends(accepted(records()), trend_windows or DEFAULT_WINDOWS, watermark), w, cp,
-                                        f"trends-{settings.quotes_topic}", until_idle, "update", slow)
-            elif name == "classic":
-                w = ClassicWriter(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds), kafka_alerts)
-                q = start_foreach_batch(window_features(accepted(records()), watermark=watermark), w, cp,
-                                        f"classic-{settings.quotes_topic}", until_idle, "append", slow)
-            else:
-                w = AlertsWriter(settings, kafka_alerts)
-                verdicts = detect_ticks(accepted(records()), detectors_factory, cross or default_cross)
-                q = start_foreach_batch(verdicts, w, cp, f"detectors-{settings.quotes_topic}", until_idle,
-                                        "append", trigger_seconds)
-            started[name] = (q, w)
+            # the tick detectors are the alert path: their jobs run in the FAIR pool that goes first
+            with scheduler_pool(spark, ALERTS_POOL if name == "detectors" else None):
+                started[name] = start(name)
     except Exception:
         for q, _ in started.values():
             q.stop()
@@ -253,6 +300,8 @@ def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("q
         out["queries"]["quotes"]["rows"] = w.counts["quotes"]
         out["queries"]["quotes"]["stage_seconds"] = dict(w.stage_seconds)
         out["ticks_per_s"] = w.counts["quotes"] / elapsed if elapsed else 0.0
+    if "detectors" in started and hasattr(started["detectors"][1], "stage_seconds"):
+        out["queries"]["detectors"]["stage_seconds"] = dict(started["detectors"][1].stage_seconds)
     if "trends" in started:
         out["trend_rows"] = started["trends"][1].rows
     out["alerts"] = sum(started[n][1].rows for n in ("classic", "detectors") if n in started)

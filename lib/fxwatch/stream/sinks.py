@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from fxwatch.config import Settings
@@ -22,6 +23,7 @@ __all__ = [
     "TRENDS_COLUMNS",
     "ALERT_COLUMNS",
     "write_alerts",
+    "write_alert_rows",
     "start_foreach_batch",
 ]
 
@@ -180,20 +182,15 @@ def publish_dead_letters(bad: list[dict], settings: Settings) -> int:
     """Rejected records -> the DLQ topic in the BadLine JSON form (kafka-python, flushed)."""
     import json
 
-    from kafka import KafkaProducer
-
     if not bad:
         return 0
     now = int(time.time() * 1000)
-    producer = KafkaProducer(**settings.kafka_client_config(), linger_ms=5)
-    try:
+    with _producer(settings) as producer:
         for b in bad:
             doc = {"v": 1, "raw": b["raw"] or "", "reason": b["reason"], "src": "spark", "ts": now,
                    "origin": f"kafka:{b['partition']}:{b['seq']}"}
             producer.send(settings.dlq_topic, value=json.dumps(doc, separators=(",", ":")).encode())
         producer.flush(timeout=30)
-    finally:
-        producer.close(timeout=5)
     return len(bad)
 
 
@@ -261,6 +258,12 @@ def write_alerts(alerts, settings: Settings, kafka: bool = True) -> list[dict]:
         F.unix_millis("window_start").alias("window_start"), F.unix_millis("window_end").alias("window_end"),
         F.col("value").cast("double").alias("value"),
     ).collect()]
+    return write_alert_rows(rows, settings, kafka)
+
+
+def write_alert_rows(rows: list[dict], settings: Settings, kafka: bool = True) -> list[dict]:
+    """Alert dicts {pair, ts (epoch ms), detector, score, reason, window_start, window_end, value}
+    -> fxwatch.alerts and the alerts topic; returns them."""
     if not rows:
         return rows
     now = int(time.time() * 1000)
@@ -279,18 +282,35 @@ def _publish_alerts(rows: list[dict], settings: Settings) -> None:
     """JSON alerts keyed by pair on the alerts topic (kafka-python producer, flushed)."""
     import json
 
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(**settings.kafka_client_config(), linger_ms=5)
-    try:
+    with _producer(settings) as producer:
         for r in rows:
             doc = {"v": 1, "pair": r["pair"], "ts": r["ts"], "time": _iso_ms(r["ts"]), "detector": r["detector"],
                    "score": r["score"], "reason": r["reason"], "window_start": _iso_ms(r["window_start"]),
                    "window_end": _iso_ms(r["window_end"]), "value": r["value"]}
             producer.send(settings.alerts_topic, key=r["pair"].encode(), value=json.dumps(doc).encode())
         producer.flush(timeout=30)
-    finally:
+
+
+_PRODUCERS: dict[tuple, object] = {}  # kafka-python producers of this process, by client config
+
+
+@contextmanager
+def _producer(settings: Settings):
+    """This process's cached producer for the settings' cluster (creating one costs ~0.2 s: metadata,
+    connections); dropped and closed when a send or flush fails, so the next batch starts afresh."""
+    from kafka import KafkaProducer
+
+    cfg = settings.kafka_client_config()
+    key = tuple(sorted((k, str(v)) for k, v in cfg.items()))
+    producer = _PRODUCERS.get(key)
+    if producer is None:
+        producer = _PRODUCERS[key] = KafkaProducer(**cfg, linger_ms=5)
+    try:
+        yield producer
+    except BaseException:
+        _PRODUCERS.pop(key, None)
         producer.close(timeout=5)
+        raise
 
 
 def start_foreach_batch(df, fn, checkpoint: str, name: str, until_idle: bool, output_mode: str = "append",
