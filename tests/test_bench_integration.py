@@ -37,3 +37,9 @@ def test_real_time_mode_detector_alerts_on_every_spike(stack):
     assert "error" not in r, r.get("error")
     assert r["alerts_expected"] > 0 and r["alerts_seen"] == r["alerts_expected"]
     assert r["trigger"] == "10 seconds" and r["mode"] == "realtime"
+
+
+def test_bench_store_writes_every_row_from_each_process_count(stack):
+    r = _bench("store", "--rows", "4000", "--processes", "1,2", "--batch-rows", "50")
+    assert r["store_1p_rows_stored"] == 4000 and r["store_2p_rows_stored"] == 4000
+    assert r["store_ceiling_rows_per_s"] == max(r["store_1p_rows_per_s"], r["store_2p_rows_per_s"]) > 0

@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--queries", default="quotes,trends,anomalies", help="pipeline queries to run")
     p.add_argument("--max-offsets", type=int, default=50_000,
                    help="maxOffsetsPerTrigger of the pipeline's Kafka reads (0: none, one batch per query)")
+    p.add_argument("--detector-engine", choices=("driver", "state"), default="driver",
+                   help="where the tick detectors keep state (see fxwatch.stream.jobs.DETECTOR_ENGINES)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: throughput,baseline,latency,realtime")
     p.set_defaults(func=_cmd_pipeline)
 
@@ -47,6 +49,13 @@ def register(subparsers) -> None:
     st.add_argument("--days", type=int, default=30, help="days of history")
     st.set_defaults(func=_cmd_stats)
 
+    so = sub.add_parser("store", help="the Cassandra write ceiling: quote rows/s from 1..P plain client processes")
+    so.add_argument("--rows", type=int, default=300_000)
+    so.add_argument("--processes", default="1,2,4", help="comma list of client process counts")
+    so.add_argument("--batch-rows", type=int, default=200, help="rows per UNLOGGED single-partition batch")
+    so.add_argument("--concurrency", type=int, default=8, help="requests in flight per process")
+    so.set_defaults(func=_cmd_store)
+
     from fxwatch.cluster.cli import register as register_cluster
 
     register_cluster(subparsers)
@@ -59,7 +68,8 @@ def _settings():
 
 
 def _pipeline_options(args) -> dict:
-    opts: dict[str, object] = {"queries": tuple(q for q in args.queries.split(",") if q)}
+    opts: dict[str, object] = {"queries": tuple(q for q in args.queries.split(",") if q),
+                               "detector_engine": args.detector_engine}
     if args.max_offsets:
         opts["max_offsets_per_trigger"] = args.max_offsets
     return opts
@@ -110,6 +120,20 @@ def _cmd_stats(args) -> int:
 
     settings = _settings()
     result = bench_stats(settings, ticks=args.ticks, days=args.days, echo=_err)
+    result["machine"] = machine_info(settings)
+    emit(result)
+    return 0
+
+
+def _cmd_store(args) -> int:
+    from fxwatch.bench.machine import machine_info
+    from fxwatch.bench.report import emit
+    from fxwatch.bench.store import bench_store
+
+    settings = _settings()
+    procs = tuple(int(p) for p in args.processes.split(",") if p.strip())
+    result = bench_store(settings, rows=args.rows, processes=procs, batch_rows=args.batch_rows,
+                         concurrency=args.concurrency, echo=_err)
     result["machine"] = machine_info(settings)
     emit(result)
     return 0
