@@ -53,3 +53,66 @@ def test_hour_of_week_starts_monday_midnight_utc(spark):
     df = spark.createDataFrame([(MONDAY,), (MONDAY - 1,), (MONDAY + 2 * 86_400_000 + 5 * 3_600_000,)], "t long")
     got = [r[0] for r in df.select(hour_of_week(F.timestamp_millis("t"))).collect()]
     assert got == [0, 167, 53]
+
+
+def test_exact_percentile_is_sparks_percentile(spark):
+    """The quantiles read off a sorted array are the very doubles Spark's exact `percentile` returns."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    from fxwatch.stats.compute import exact_percentile
+
+    rng = random.Random(5)
+    rows = [(g, float(rng.choice([rng.randint(0, 3), rng.gauss(0, 1)]))) for g in range(40)
+            for _ in range(1 + g * 7 % 61)]  # 1 to 61 values a group, with ties
+    df = spark.createDataFrame(rows, "g int, x double")
+    ps = (0.01, 0.5, 0.99)
+    want = df.groupBy("g").agg(*[F.percentile("x", p).alias(f"p{i}") for i, p in enumerate(ps)])
+    arr = df.groupBy("g").agg(F.count(F.lit(1)).alias("n"), F.sort_array(F.collect_list("x")).alias("v"))
+    got = arr.select("g", *[exact_percentile(F.col("v"), F.col("n"), p).alias(f"p{i}") for i, p in enumerate(ps)])
+    assert sorted(got.collect()) == sorted(want.collect())  # exactly equal, not approximately
+
+
+def test_minute_features_are_window_stats_on_the_full_grid(spark):
+    """The lag-window features and the gap-filled grid equal window_stats' 1-minute rows joined onto
+    every minute of each pair's span (hour of first tick .. end of hour of last tick, in range)."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    from fxwatch.stats.compute import minute_features, prepare_quotes
+    from fxwatch.stream.trends import window_stats
+
+    rng = random.Random(7)
+    rows = []
+    for pair, first_min, last_min in (("EUR/USD", 10 * 60 + 17, 13 * 60 + 2), ("USD/JPY", 0, 47)):
+        price = 1.3 if pair == "EUR/USD" else 102.0
+        for m in range(first_min, last_min + 1):
+            if rng.random() < 0.3 and m not in (first_min, last_min):
+                continue  # an empty minute
+            for j in range(rng.choice([1, 1, 2, 5])):
+                price *= 1 + rng.gauss(0, 1e-4)
+                ts = MONDAY + m * MIN + rng.choice([0, 0, rng.randrange(MIN)])  # equal ts: offset orders
+                rows.append((pair, ts, rng.randrange(1000), price, price + 2e-4))
+    rows.append(("EUR/USD", MONDAY - 1, 0, 1.0, 1.1))  # before the range
+    quotes = spark.createDataFrame(rows, "pair string, ts_ms long, seq long, bid double, ask double")
+    start, end = MONDAY, MONDAY + 86_400_000
+    ms = F.unix_millis("window_start").alias("ms")
+    got = {(r.pair, r.ms): r for r in minute_features(spark, quotes, start, end).select("*", ms).collect()}
+
+    q = prepare_quotes(quotes).where((F.col("ts_ms") >= start) & (F.col("ts_ms") < end))
+    ref = {(r.pair, r.ms): r for r in window_stats(q, "1 minute").select("*", ms).collect()}
+    spans = {"EUR/USD": (10 * 60, 14 * 60), "USD/JPY": (0, 60)}
+    assert set(got) == {(p, MONDAY + m * MIN) for p, (lo, hi) in spans.items() for m in range(lo, hi)}
+    for key, r in got.items():
+        w = ref.get(key)
+        assert r.ticks == (w.ticks if w else 0)
+        assert r.hour_of_week == (key[1] - MONDAY) // 3_600_000  # Monday: hour of the week = hour of the day
+        if w is None:
+            assert r.mid_avg is None and r.spread_avg is None and r.ret_std is None
+            continue
+        assert (r.mid_avg, r.spread_avg) == pytest.approx((w.mid_avg, w.spread_avg), rel=1e-15)
+        assert (r.ret_std is None) == (w.ret_std is None)
+        if w.ret_std is not None:
+            assert r.ret_std == pytest.approx(w.ret_std, rel=1e-9, abs=1e-15)
