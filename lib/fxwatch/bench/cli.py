@@ -28,6 +28,8 @@ def register(subparsers) -> None:
                    help="maxOffsetsPerTrigger of the pipeline's Kafka reads (0: none, one batch per query)")
     p.add_argument("--detector-engine", choices=("driver", "state"), default="driver",
                    help="where the tick detectors keep state (see fxwatch.stream.jobs.DETECTOR_ENGINES)")
+    p.add_argument("--split-apps", type=int, default=None, metavar="NICENESS",
+                   help="latency run: trends/classic as a second Spark application under `nice -n NICENESS`")
     p.add_argument("--skip", default="", help="comma list of parts to skip: throughput,baseline,latency,realtime")
     p.set_defaults(func=_cmd_pipeline)
 
@@ -83,7 +85,8 @@ def _cmd_pipeline(args) -> int:
                             baseline_s=args.baseline_seconds, latency_s=args.latency_seconds, rate=args.rate,
                             trigger_seconds=args.trigger_seconds,
                             pipeline_options=_pipeline_options(args),
-                            skip={s for s in args.skip.split(",") if s}, echo=_err)
+                            skip={s for s in args.skip.split(",") if s}, echo=_err,
+                            split_niceness=args.split_apps)
     emit(result)
     return 0
 

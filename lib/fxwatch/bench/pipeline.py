@@ -98,10 +98,29 @@ def throughput_run(settings, ticks: int, echo=print, pipeline_options: dict | No
     return out, s
 
 
+ALERT_PATH = ("quotes", "detectors")
+
+
+def _analytics_app(s, queries: list[str], trigger_seconds: float, niceness: int) -> subprocess.Popen:
+    """`fxwatch stream run --queries <minute-window queries>` as its own Spark application, at a lower
+    CPU priority, on the benchmark's topics (settings through the environment, like any deployment)."""
+    import os
+
+    env = dict(os.environ, FXWATCH_KEYSPACE=s.keyspace, FXWATCH_QUOTES_TOPIC=s.quotes_topic,
+               FXWATCH_DLQ_TOPIC=s.dlq_topic, FXWATCH_ALERTS_TOPIC=s.alerts_topic)
+    cmd = ["nice", "-n", str(niceness), sys.executable, "-m", "fxwatch.cli", "stream", "run",
+           "--queries", ",".join(queries), "--starting-offsets", "latest", "--trigger-seconds", str(trigger_seconds)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds: float, echo=print,
-                         pipeline_options: dict | None = None) -> dict:
+                         pipeline_options: dict | None = None, split_niceness: int | None = None) -> dict:
     """The streaming job running continuously (processing-time trigger), fed steadily with spikes;
-    latency = first time the spike's alert row is readable in Cassandra - the tick's Kafka timestamp."""
+    latency = first time the spike's alert row is readable in Cassandra - the tick's Kafka timestamp.
+
+    With `split_niceness`, the minute-window queries (trends, classic) run as a second Spark
+    application under `nice -n <split_niceness>`, and this one runs the alert path (quotes, detectors).
+    """
     from fxwatch.bench.cassandra_probe import AlertPoller
     from fxwatch.bench.report import latency_summary
     from fxwatch.bench.steady import SteadyFeeder, many_pairs
@@ -121,14 +140,27 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
     from fxwatch.bench.progress import ProgressLog, batch_profile
 
     progress = ProgressLog().attach(spark)
+    opts = dict(pipeline_options or {})
+    other = None
+    if split_niceness is not None:
+        from fxwatch.stream.jobs import expand_queries
+
+        names = expand_queries(opts.get("queries", ("quotes", "trends", "anomalies")))
+        opts["queries"] = [q for q in names if q in ALERT_PATH]
+        rest = [q for q in names if q not in ALERT_PATH]
+        if rest:
+            echo(f"starting {','.join(rest)} as a second Spark application under nice -n {split_niceness}")
+            other = _analytics_app(s, rest, trigger_seconds, split_niceness)
     echo(f"starting the pipeline continuously (trigger {trigger_seconds:g} s) on {s.quotes_topic}")
     started = start_pipeline(spark, s, until_idle=False, starting_offsets="latest", trigger_seconds=trigger_seconds,
-                             **(pipeline_options or {}))
+                             **opts)
 
     def died() -> str | None:
         for name, (q, _) in started.items():
             if not q.isActive:
                 return f"query {name} stopped: {q.exception()}"
+        if other is not None and other.poll() is not None:
+            return f"the analytics application exited with {other.returncode}"
         return None
 
     measured_from = 0
@@ -150,9 +182,16 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
         poller.stop_event.set()
         for q, _ in started.values():
             q.stop()
+        if other is not None:
+            other.terminate()
+            try:
+                other.wait(60)
+            except subprocess.TimeoutExpired:
+                other.kill()
         progress.detach(spark)
         cluster.shutdown()
     out = {"latency_batches": batch_profile(progress.snapshot(), since_ms=measured_from),
+           "latency_split_niceness": split_niceness,
            "latency_rate": rate, "latency_trigger_s": trigger_seconds, "latency_measured_s": seconds,
            "latency_poll_ms": poller.interval_s * 1000, "latency_ticks_sent": feeder.sent}
     out.update(latency_summary(lat, len(expected)))
@@ -162,7 +201,7 @@ def pipeline_latency_run(settings, seconds: float, rate: float, trigger_seconds:
 def bench_pipeline(settings, ticks: int = 300_000, baseline_ticks: int = 20_000, baseline_s: float = 60.0,
                    latency_s: float = 60.0, rate: float = 500.0, trigger_seconds: float = 0.2,
                    pipeline_options: dict | None = None,
-                   skip: set[str] | frozenset = frozenset(), echo=print) -> dict:
+                   skip: set[str] | frozenset = frozenset(), echo=print, split_niceness: int | None = None) -> dict:
     """All parts of the pipeline benchmark, in one run, as one flat dict."""
     from fxwatch.bench.baseline import naive_ingest
     from fxwatch.bench.machine import machine_info
@@ -189,7 +228,8 @@ def bench_pipeline(settings, ticks: int = 300_000, baseline_ticks: int = 20_000,
     result["ratio_vs_baseline"] = ratio(result.get("ticks_per_s"), result.get("baseline_ticks_per_s"))
     if "latency" not in skip:
         try:
-            result.update(pipeline_latency_run(settings, latency_s, rate, trigger_seconds, echo, pipeline_options))
+            result.update(pipeline_latency_run(settings, latency_s, rate, trigger_seconds, echo, pipeline_options,
+                                               split_niceness))
         except Exception as exc:
             result["latency_error"] = f"{type(exc).__name__}: {exc}"
     if "realtime" not in skip:

@@ -160,16 +160,18 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
                    trigger_seconds: float = 1.0, watermark: str = "30 seconds", stats_refresh_seconds: float = 30.0,
                    checkpoints: Path | None = None, kafka_alerts: bool = True, detectors_factory=None,
                    cross=None, trend_windows=None, slow_trigger_seconds: float = 5.0,
-                   detector_engine: str = "driver"):
+                   detector_engine: str = "driver", quotes_trigger_seconds: float = 1.0):
     """Start the selected queries; returns {name: (StreamingQuery, writer)}.
 
-    Without until_idle, quotes and detectors trigger every `trigger_seconds`; trends and the classic
-    rule (minute windows) every max(trigger_seconds, slow_trigger_seconds), so they leave the cores
-    to the alert path. `detector_engine` (DETECTOR_ENGINES) says where the tick detectors keep state.
+    Without until_idle, the tick detectors (the alert path) trigger every `trigger_seconds`, the
+    quotes sink every max(trigger_seconds, quotes_trigger_seconds), trends and the classic rule
+    (minute windows) every max(trigger_seconds, slow_trigger_seconds): on few cores, every micro-batch
+    costs fixed work, and the alert path gets the cores first. `detector_engine` (DETECTOR_ENGINES) says where the tick detectors keep state.
     """
     if detector_engine not in DETECTOR_ENGINES:
         raise FxwatchError(f"unknown detector engine {detector_engine!r}: choose {' or '.join(DETECTOR_ENGINES)}")
     slow = max(trigger_seconds, slow_trigger_seconds)
+    quotes_trigger = max(trigger_seconds, quotes_trigger_seconds)
     from fxwatch.detect.bank import default_cross
 
     names = expand_queries(queries)
@@ -186,7 +188,7 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
         if name == "quotes":
             w = QuotesBatchWriter(settings, writer=cp)
             return start_foreach_batch(records(), w, cp, f"quotes-{settings.quotes_topic}", until_idle,
-                                       trigger_seconds=trigger_seconds), w
+                                       trigger_seconds=quotes_trigger), w
         if name == "trends":
             w = TrendsWriter(settings)
             trends = build_trends(accepted(records()), trend_windows or DEFAULT_WINDOWS, watermark)
