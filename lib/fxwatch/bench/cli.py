@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--detector-engine", choices=("driver", "state"), default="driver",
                    help="where the tick detectors keep state (see fxwatch.stream.jobs.DETECTOR_ENGINES)")
     p.add_argument("--split-apps", type=int, default=None, metavar="NICENESS",
-                   help="latency run: trends/classic as a second Spark application under `nice -n NICENESS`")
+                   help="latency run: quotes/trends/classic as a second Spark application under `nice -n NICENESS`, "
+                        "the tick detectors alone in the benchmark's")
     p.add_argument("--skip", default="", help="comma list of parts to skip: throughput,baseline,latency,realtime")
     p.set_defaults(func=_cmd_pipeline)
 
