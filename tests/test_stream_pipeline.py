@@ -173,7 +173,8 @@ def test_bad_records_are_dead_lettered_while_the_query_keeps_running(spark, stac
         q.stop()
 
 
-def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics, tmp_path):
+@pytest.mark.parametrize("queries", [("classic",), ("trends", "classic")], ids=["own-query", "inside-trends"])
+def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics, tmp_path, queries):
     from fxwatch.bus.topics import ensure_topics
     from fxwatch.schema import Quote
     from fxwatch.stats.store import write_stats
@@ -188,9 +189,10 @@ def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics,
         return [Quote(pair, t0 + m * 60_000 + i * (60_000 // n), price, price + 0.0002, "t").to_json()
                 for i in range(n)]
 
-    started = start_pipeline(spark, s, ("classic",), until_idle=False, checkpoints=tmp_path / "cp",
-                             trigger_seconds=0.5, stats_refresh_seconds=0, kafka_alerts=False)
-    q, w = started["classic"]
+    started = start_pipeline(spark, s, queries, until_idle=False, checkpoints=tmp_path / "cp",
+                             trigger_seconds=0.5, slow_trigger_seconds=0.5, stats_refresh_seconds=0,
+                             kafka_alerts=False)
+    q, w = started["classic"]  # with trends: the trends query and its judge
     try:
         # cold start: no stats for this version yet -> windows are judged against nothing new
         before = list(w.versions_seen)

@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     run.add_argument("--detector-engine", choices=("driver", "state"), default="driver",
                      help="tick detectors' state: in the driver with per-batch snapshots (fast on one machine) "
                           "or in Spark's state store (applyInPandasWithState; scales out with the pairs)")
+    run.add_argument("--classic-apart", action="store_true",
+                     help="run the classic rule as its own query (own Kafka read and windows) even beside trends")
     run.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(func=_run)
@@ -48,6 +50,7 @@ def _run(args) -> int:
             spark, settings, until_idle=args.until_idle, queries=args.queries.split(","), timeout=args.timeout,
             starting_offsets=args.starting_offsets, max_offsets_per_trigger=args.max_offsets_per_trigger,
             trigger_seconds=args.trigger_seconds, detector_engine=args.detector_engine,
+            classic_in_trends=not args.classic_apart,
         )
     except KeyboardInterrupt:
         print("stopped; rerun to resume from the checkpoints", file=sys.stderr)

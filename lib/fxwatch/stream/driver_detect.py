@@ -18,23 +18,17 @@ path (the offline engine does ~200k ticks/s); on a cluster with many pairs, use 
 
 from __future__ import annotations
 
-import logging
-import os
-import pickle
-import re
 from pathlib import Path
 from typing import Callable
 
 from fxwatch.detect.verdict import Verdict
 from fxwatch.schema import Quote
+from fxwatch.stream.snapshots import BatchSnapshots
 
 __all__ = ["DETECT_COLUMNS", "SNAPSHOT_DIR", "DriverDetectors"]
 
-log = logging.getLogger(__name__)
-
 DETECT_COLUMNS = ["pair", "ts_ms", "offset", "bid", "ask", "source", "low", "high", "open"]
 SNAPSHOT_DIR = "fxwatch-detector-state"
-_SNAPSHOT = re.compile(r"^state-(\d+)\.pkl$")
 
 
 class DriverDetectors:
@@ -49,12 +43,11 @@ class DriverDetectors:
                  cross: Callable[[], list] | None = None, cooldown_ms: int = 60_000, keep: int = 3):
         from fxwatch.detect.bank import default_detectors
 
-        self.folder = Path(checkpoint) / SNAPSHOT_DIR
+        self.snapshots = BatchSnapshots(Path(checkpoint) / SNAPSHOT_DIR, keep)
         self.factory = factory or default_detectors
-        self.cross, self.cooldown_ms, self.keep = cross, cooldown_ms, max(keep, 2)
+        self.cross, self.cooldown_ms = cross, cooldown_ms
         self.state: dict | None = None  # {"pairs": {pair: Ensemble}, "cross": (detectors, deduper) | None}
         self.batch: int | None = None  # the batch `state` is the result of
-        self.snapshot_bytes = 0
 
     # -- state ---------------------------------------------------------------------------------
     def _fresh(self) -> dict:
@@ -62,37 +55,13 @@ class DriverDetectors:
 
         return {"pairs": {}, "cross": new_cross_state(self.cross, self.cooldown_ms) if self.cross else None}
 
-    def _snapshots(self) -> list[int]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(int(m.group(1)) for p in self.folder.iterdir() if (m := _SNAPSHOT.match(p.name)))
-
     def _state_before(self, batch_id: int) -> dict:
         """The state after batch_id - 1: in memory when batches follow each other, else the newest
         snapshot of a batch < batch_id (batches without quotes write none: they change nothing)."""
         if self.state is not None and self.batch == batch_id - 1:
             return self.state
-        older = [i for i in self._snapshots() if i < batch_id]
-        if not older:
-            return self._fresh()
-        with open(self.folder / f"state-{older[-1]}.pkl", "rb") as fh:
-            return pickle.load(fh)
-
-    def _save(self, state: dict, batch_id: int) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp = self.folder / f".state-{batch_id}.pkl.tmp"
-        tmp.write_bytes(blob)
-        # atomic: a crash leaves the old or the new file, never half of one (no fsync, like Spark's
-        # own checkpoint files on a local disk: a killed process loses nothing, a power cut may)
-        os.replace(tmp, self.folder / f"state-{batch_id}.pkl")
-        self.snapshot_bytes = len(blob)
-        # snapshots of later batches (left by a run that died) are stale now; keep the newest `keep`
-        for i in self._snapshots():
-            if i > batch_id:
-                (self.folder / f"state-{i}.pkl").unlink(missing_ok=True)
-        for old in self._snapshots()[:-self.keep]:
-            (self.folder / f"state-{old}.pkl").unlink(missing_ok=True)
+        state = self.snapshots.load_before(batch_id)
+        return state if state is not None else self._fresh()
 
     # -- detection -----------------------------------------------------------------------------
     def process(self, table, batch_id: int) -> list[Verdict]:
@@ -122,6 +91,6 @@ class DriverDetectors:
             out.extend(ens.update_many(q))
             if cross is not None:
                 out.extend(feed_cross(cross, q))
-        self._save(state, batch_id)
+        self.snapshots.save(state, batch_id)
         self.state, self.batch = state, batch_id
         return out

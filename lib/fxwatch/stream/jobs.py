@@ -18,9 +18,10 @@ from fxwatch.stream.session import ALERTS_POOL, scheduler_pool
 from fxwatch.stream.trends import DEFAULT_WINDOWS, build_trends
 
 __all__ = ["QUERIES", "DETECTOR_ENGINES", "expand_queries", "checkpoint_root", "TrendsWriter", "ClassicWriter",
-           "AlertsWriter", "DriverAlertsWriter", "start_pipeline", "run_pipeline"]
+           "AlertsWriter", "DriverAlertsWriter", "interval_ms", "start_pipeline", "run_pipeline"]
 
-# "anomalies" = the classic windowed rule + the tick-level detectors (two queries).
+# "anomalies" = the classic windowed rule + the tick-level detectors. Beside "trends", the classic
+# rule runs inside the trends query (fxwatch.stream.window_judge), else as its own query.
 QUERIES = ("quotes", "trends", "classic", "detectors")
 _ALIASES = {"anomalies": ("classic", "detectors")}
 # Where the tick detectors keep their state: "driver" (fxwatch.stream.driver_detect: one stateless
@@ -64,15 +65,34 @@ class _Writer:
 
 
 class TrendsWriter(_Writer):
-    """foreachBatch of the trends query (update mode): upsert the windows that changed."""
+    """foreachBatch of the trends query (update mode): upsert the windows that changed; with a
+    `judge` (window_judge.ClosedWindowJudge), also the classic rule on the windows now final."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, judge=None):
         super().__init__()
-        self.settings = settings
+        self.settings, self.judge = settings, judge
 
     def __call__(self, df, batch_id: int) -> None:
         t0 = time.perf_counter()
-        self._done(t0, write_trends(df, self.settings))
+        if self.judge is None:
+            self._done(t0, write_trends(df, self.settings))
+            return
+        df = df.persist()  # two actions on the batch: compute the windows once
+        try:
+            n = write_trends(df, self.settings)
+            self.judge(df, batch_id)
+        finally:
+            df.unpersist()
+        self._done(t0, n)
+
+
+def interval_ms(text: str) -> int:
+    """'30 seconds', '1 minute', '500 milliseconds' (Spark's interval words) -> milliseconds."""
+    units = {"millisecond": 1, "second": 1000, "minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*", text.lower())
+    if not m or m.group(2) not in units:
+        raise FxwatchError(f"cannot read the interval {text!r}: write it like '30 seconds' or '2 minutes'")
+    return int(float(m.group(1)) * units[m.group(2)])
 
 
 class ClassicWriter(_Writer):
@@ -160,13 +180,17 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
                    trigger_seconds: float = 1.0, watermark: str = "30 seconds", stats_refresh_seconds: float = 30.0,
                    checkpoints: Path | None = None, kafka_alerts: bool = True, detectors_factory=None,
                    cross=None, trend_windows=None, slow_trigger_seconds: float = 5.0,
-                   detector_engine: str = "driver", quotes_trigger_seconds: float = 1.0):
+                   detector_engine: str = "driver", quotes_trigger_seconds: float = 1.0,
+                   classic_in_trends: bool = True):
     """Start the selected queries; returns {name: (StreamingQuery, writer)}.
 
     Without until_idle, the tick detectors (the alert path) trigger every `trigger_seconds`, the
     quotes sink every max(trigger_seconds, quotes_trigger_seconds), trends and the classic rule
     (minute windows) every max(trigger_seconds, slow_trigger_seconds): on few cores, every micro-batch
-    costs fixed work, and the alert path gets the cores first. `detector_engine` (DETECTOR_ENGINES) says where the tick detectors keep state.
+    costs fixed work, and the alert path gets the cores first. `detector_engine` (DETECTOR_ENGINES)
+    says where the tick detectors keep state. With trends and classic both selected and
+    `classic_in_trends`, the classic rule runs inside the trends query (window_judge: one Kafka read
+    and one window aggregation fewer); the result maps "classic" to (the trends query, its judge).
     """
     if detector_engine not in DETECTOR_ENGINES:
         raise FxwatchError(f"unknown detector engine {detector_engine!r}: choose {' or '.join(DETECTOR_ENGINES)}")
@@ -175,6 +199,7 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
     from fxwatch.detect.bank import default_cross
 
     names = expand_queries(queries)
+    merged = classic_in_trends and "trends" in names and "classic" in names
     root = Path(checkpoints) if checkpoints else checkpoint_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     started: dict[str, tuple] = {}
@@ -190,7 +215,13 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
             return start_foreach_batch(records(), w, cp, f"quotes-{settings.quotes_topic}", until_idle,
                                        trigger_seconds=quotes_trigger), w
         if name == "trends":
-            w = TrendsWriter(settings)
+            judge = None
+            if merged:
+                from fxwatch.stream.window_judge import ClosedWindowJudge
+
+                judge = ClosedWindowJudge(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds),
+                                          cp, interval_ms(watermark), kafka=kafka_alerts)
+            w = TrendsWriter(settings, judge)
             trends = build_trends(accepted(records()), trend_windows or DEFAULT_WINDOWS, watermark)
             return start_foreach_batch(trends, w, cp, f"trends-{settings.quotes_topic}", until_idle, "update", slow), w
         if name == "classic":
@@ -208,6 +239,10 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
 
     try:
         for name in names:
+            if name == "classic" and merged:
+                q, w = started["trends"]
+                started["classic"] = (q, w.judge)
+                continue
             # the tick detectors are the alert path: their jobs run in the FAIR pool that goes first
             with scheduler_pool(spark, ALERTS_POOL if name == "detectors" else None):
                 started[name] = start(name)
@@ -244,8 +279,13 @@ def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("q
     if until_idle and sequential:
         # one query after the other: on few cores this beats four queries competing for them
         started = {}
-        for name in expand_queries(queries):
-            started.update(start_pipeline(spark, settings, [name], until_idle, **options))
+        names = expand_queries(queries)
+        merged = options.get("classic_in_trends", True) and "trends" in names and "classic" in names
+        for name in names:
+            if name == "classic" and merged:
+                continue  # it ran inside the trends query
+            unit = [name, "classic"] if name == "trends" and merged else [name]
+            started.update(start_pipeline(spark, settings, unit, until_idle, **options))
             q = started[name][0]
             try:
                 q.awaitTermination(timeout) if timeout else q.awaitTermination()
@@ -271,7 +311,8 @@ def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("q
         else:
             deadline = None if timeout is None else time.monotonic() + timeout
             while deadline is None or time.monotonic() < deadline:
-                for name, (q, w) in list(started.items()):
+                for name in list(started):
+                    q = started[name][0]  # (a unit restarted below replaces its members' entries)
                     if q.isActive:
                         continue
                     exc = q.exception()
@@ -281,7 +322,8 @@ def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("q
                     if restarts > max_restarts:
                         raise _failure(name, exc)
                     time.sleep(min(2 ** restarts, 30))  # back-off before resuming from the checkpoint
-                    started[name] = start_pipeline(spark, settings, [name], until_idle, **options)[name]
+                    unit = [n for n, (other, _) in started.items() if other is q]  # trends + classic share one
+                    started.update(start_pipeline(spark, settings, unit, until_idle, **options))
                 try:
                     spark.streams.awaitAnyTermination(1)
                 except Exception:
