@@ -214,3 +214,24 @@ def test_stats_version_landing_mid_run_is_picked_up(spark, stack, unique_topics,
         assert q.isActive
     finally:
         q.stop()
+
+
+def test_a_replayed_batch_does_not_dead_letter_its_rejects_twice(spark, stack, unique_topics, tmp_path):
+    from datetime import datetime, timezone
+
+    from fxwatch.bus.topics import ensure_topics
+    from fxwatch.stream.read import parse_records
+    from fxwatch.stream.sinks import QuotesBatchWriter
+
+    s = unique_topics
+    ensure_topics(s)
+    now = datetime.now(timezone.utc)
+    raw = spark.createDataFrame([(None, v, 0, i, now) for i, v in enumerate(BAD)],
+                                "key binary, value binary, partition int, offset long, timestamp timestamp")
+    records = parse_records(raw)
+    w = QuotesBatchWriter(s, writer=str(tmp_path / "cp"))
+    w(records, 7)
+    w(records, 7)  # the same micro-batch again: the job died before Spark committed it
+    w(records, 8)  # a new batch with the same records is sent (its offsets would differ in real life)
+    assert w.counts["rejected"] == 3 * len(BAD)
+    assert len(consume_all(s, s.dlq_topic, 3 * len(BAD), deadline_s=10)) == 2 * len(BAD)

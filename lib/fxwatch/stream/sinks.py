@@ -228,11 +228,32 @@ class QuotesBatchWriter:
         self.stage_seconds["quotes"] += t - t0
         pair_status_rows(latest, self.settings, self.writer, batch_id)
         t, self.stage_seconds["pair_status"] = time.perf_counter(), self.stage_seconds["pair_status"] + time.perf_counter() - t
-        self.counts["rejected"] += publish_dead_letters(bad, self.settings)  # at-least-once on replay
+        self.counts["rejected"] += self._dead_letter_once(bad, batch_id)
         self.stage_seconds["dlq"] += time.perf_counter() - t
         self.counts["quotes"] += n
         self.counts["batches"] += 1
         self.timings.append(time.perf_counter() - t0)
+
+
+    def _dead_letter_once(self, bad: list[dict], batch_id: int) -> int:
+        """Send a batch's rejects to the DLQ unless this batch already did (a replay after a crash
+        before Spark's commit): a marker per batch beside the checkpoint, written once they are
+        acknowledged. Only a crash between the acknowledgement and the marker still sends them twice."""
+        if not bad:
+            return 0
+        from pathlib import Path
+
+        folder = Path(self.writer) / "fxwatch-dlq-sent"
+        marker = folder / str(batch_id)
+        if marker.exists():
+            return len(bad)
+        n = publish_dead_letters(bad, self.settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        for old in folder.iterdir():  # replays only ever concern the newest batches
+            if old.name.isdigit() and int(old.name) < batch_id - 10:
+                old.unlink(missing_ok=True)
+        return n
 
 
 def write_trends(trends, settings: Settings) -> int:
