@@ -137,7 +137,7 @@ def test_sigkill_of_the_driver_detectors_then_restart_gives_the_offline_alerts(s
                           abort=lambda: None if job.alive() else f"job exited: {job.output()[-1500:]}")
         assert len(stored()) < len(expected), "the job finished before it could be killed mid-run"
     finally:
-        job.kill()  # SIGKILL: the batch in flight is neither committed nor snapshotted consistently
+        job.kill()  # SIGKILL: the batch in flight may be snapshotted but not committed: it is replayed
     again = Job(s, tmp_path / "det2.log", until_idle=True, max_offsets=5000, queries="detectors")
     try:
         assert again.wait(300) == 0, again.output()[-2000:]

@@ -102,8 +102,8 @@ ALERT_PATH = ("detectors",)  # with --split-apps, the only query of the benchmar
 
 
 def _analytics_app(s, queries: list[str], trigger_seconds: float, niceness: int) -> subprocess.Popen:
-    """`fxwatch stream run --queries <minute-window queries>` as its own Spark application, at a lower
-    CPU priority, on the benchmark's topics (settings through the environment, like any deployment)."""
+    """`fxwatch stream run --queries <queries>` as its own Spark application, at a lower CPU
+    priority, on the benchmark's topics (settings through the environment, like any deployment)."""
     import os
 
     env = dict(os.environ, FXWATCH_KEYSPACE=s.keyspace, FXWATCH_QUOTES_TOPIC=s.quotes_topic,

@@ -234,7 +234,6 @@ class QuotesBatchWriter:
         self.counts["batches"] += 1
         self.timings.append(time.perf_counter() - t0)
 
-
     def _dead_letter_once(self, bad: list[dict], batch_id: int) -> int:
         """Send a batch's rejects to the DLQ unless this batch already did (a replay after a crash
         before Spark's commit): a marker per batch beside the checkpoint, written once they are
