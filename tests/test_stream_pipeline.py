@@ -105,6 +105,11 @@ def test_until_idle_end_to_end_and_replay_is_idempotent(spark, stack, unique_top
         f"SELECT window_start, ticks, open, close FROM {s.keyspace}.trends WHERE pair=%s AND window_len='1m' AND day=%s",
         (first.pair, days_of([first.ts_ms])[0])))
     assert len(t_rows) >= 4 and sum(t.ticks for t in t_rows) == sum(q.pair == first.pair for q in quotes)
+    # sliding 5-minute windows (combined from the 1-minute panes): every tick is in five of them
+    s_rows = list(cassandra_session.execute(
+        f"SELECT ticks FROM {s.keyspace}.trends WHERE pair=%s AND window_len='5m/1m' AND day=%s",
+        (first.pair, days_of([first.ts_ms])[0])))
+    assert sum(t.ticks for t in s_rows) == 5 * sum(q.pair == first.pair for q in quotes)
     # tick detectors: the injected events raise alerts, in Cassandra and on the alerts topic
     assert r["alerts"] > 0
     n_alerts = sum(cassandra_session.execute(f"SELECT count(*) FROM {s.keyspace}.alerts WHERE day=%s", (d,)).one()[0]

@@ -68,19 +68,27 @@ class TrendsWriter(_Writer):
     """foreachBatch of the trends query (update mode): upsert the windows that changed; with a
     `judge` (window_judge.ClosedWindowJudge), also the classic rule on the windows now final."""
 
-    def __init__(self, settings: Settings, judge=None):
+    def __init__(self, settings: Settings, judge=None, derived=()):
         super().__init__()
         self.settings, self.judge = settings, judge
+        self.derived = list(derived)  # [(pane label, panes.SlidingFromPanes)]: sliding rows from panes
 
     def __call__(self, df, batch_id: int) -> None:
         t0 = time.perf_counter()
-        if self.judge is None:
+        if self.judge is None and not self.derived:
             self._done(t0, write_trends(df, self.settings))
             return
-        df = df.persist()  # two actions on the batch: compute the windows once
+        from fxwatch.stream.panes import pane_rows, write_windows
+
+        df = df.persist()  # more than one action on the batch: compute the windows once
         try:
             n = write_trends(df, self.settings)
-            self.judge(df, batch_id)
+            panes: dict[str, list] = {}
+            for label, deriver in self.derived:
+                rows = panes[label] if label in panes else panes.setdefault(label, pane_rows(df, label))
+                n += write_windows(deriver.windows(rows, batch_id), self.settings)
+            if self.judge is not None:
+                self.judge(df, batch_id)
         finally:
             df.unpersist()
         self._done(t0, n)
@@ -181,7 +189,7 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
                    checkpoints: Path | None = None, kafka_alerts: bool = True, detectors_factory=None,
                    cross=None, trend_windows=None, slow_trigger_seconds: float = 5.0,
                    detector_engine: str = "driver", quotes_trigger_seconds: float = 1.0,
-                   classic_in_trends: bool = True):
+                   classic_in_trends: bool = True, sliding_from_panes: bool = True):
     """Start the selected queries; returns {name: (StreamingQuery, writer)}.
 
     Without until_idle, the tick detectors (the alert path) trigger every `trigger_seconds`, the
@@ -191,6 +199,8 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
     says where the tick detectors keep state. With trends and classic both selected and
     `classic_in_trends`, the classic rule runs inside the trends query (window_judge: one Kafka read
     and one window aggregation fewer); the result maps "classic" to (the trends query, its judge).
+    With `sliding_from_panes`, sliding trend windows whose slide is a tumbling window's length are
+    combined from those panes on the driver (fxwatch.stream.panes) instead of aggregated again.
     """
     if detector_engine not in DETECTOR_ENGINES:
         raise FxwatchError(f"unknown detector engine {detector_engine!r}: choose {' or '.join(DETECTOR_ENGINES)}")
@@ -221,8 +231,15 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
 
                 judge = ClosedWindowJudge(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds),
                                           cp, interval_ms(watermark), kafka=kafka_alerts)
-            w = TrendsWriter(settings, judge)
-            trends = build_trends(accepted(records()), trend_windows or DEFAULT_WINDOWS, watermark)
+            from fxwatch.stream.panes import SlidingFromPanes, split_windows
+
+            windows = trend_windows or DEFAULT_WINDOWS
+            derived = []
+            if sliding_from_panes:  # sliding windows from the 1-minute panes: each tick aggregated once
+                windows, specs = split_windows(windows, interval_ms)
+                derived = [(pane, SlidingFromPanes(cp, label, n, pane_ms)) for pane, label, n, pane_ms in specs]
+            w = TrendsWriter(settings, judge, derived)
+            trends = build_trends(accepted(records()), windows, watermark)
             return start_foreach_batch(trends, w, cp, f"trends-{settings.quotes_topic}", until_idle, "update", slow), w
         if name == "classic":
             w = ClassicWriter(settings, StatsBounds(settings, refresh_seconds=stats_refresh_seconds), kafka_alerts)
