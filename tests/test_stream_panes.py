@@ -42,7 +42,7 @@ def keyed(rows):
 def test_windows_from_panes_equal_sparks_sliding_windows_across_batches(spark, tmp_path):
     from pyspark.sql import functions as F
 
-    from fxwatch.stream.panes import SlidingFromPanes, pane_rows
+    from fxwatch.stream.panes import SlidingFromPanes, minute_rows
     from fxwatch.stream.trends import window_stats
 
     expected = {(r["pair"], r["s"]): r.asDict() for r in window_stats(quotes(spark), "5 minutes", "1 minute", "5m/1m")
@@ -51,9 +51,9 @@ def test_windows_from_panes_equal_sparks_sliding_windows_across_batches(spark, t
     got = {}
     # batch 0: the first 7.5 minutes (the last pane half full); batch 1 (a new driver: state from the
     # snapshot): every pane again, so the half-full one is updated
-    got.update(keyed(deriver.windows(pane_rows(window_stats(quotes(spark, T0 + 7 * MIN + 30_000), "1 minute")), 0)))
+    got.update(keyed(deriver.windows(minute_rows(window_stats(quotes(spark, T0 + 7 * MIN + 30_000), "1 minute")), 0)))
     deriver = SlidingFromPanes(tmp_path)
-    got.update(keyed(deriver.windows(pane_rows(window_stats(quotes(spark), "1 minute")), 1)))
+    got.update(keyed(deriver.windows(minute_rows(window_stats(quotes(spark), "1 minute")), 1)))
     assert set(got) == set(expected) and len(got) > 20
     for key, e in expected.items():
         g = got[key]
@@ -66,10 +66,9 @@ def test_windows_from_panes_equal_sparks_sliding_windows_across_batches(spark, t
 
 
 def test_split_windows_derives_only_what_panes_can_make():
-    from fxwatch.stream.jobs import interval_ms
     from fxwatch.stream.panes import split_windows
     from fxwatch.stream.trends import DEFAULT_WINDOWS
 
-    assert split_windows(DEFAULT_WINDOWS, interval_ms) == ([("1m", "1 minute", None)], [("1m", "5m/1m", 5, MIN)])
+    assert split_windows(DEFAULT_WINDOWS) == ([("1m", "1 minute", None)], [("1m", "5m/1m", 5, MIN)])
     odd = (("1m", "1 minute", None), ("10m/2m", "10 minutes", "2 minutes"), ("5m/90s", "5 minutes", "90 seconds"))
-    assert split_windows(odd, interval_ms) == (list(odd), [])
+    assert split_windows(odd) == (list(odd), [])

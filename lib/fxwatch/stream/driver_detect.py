@@ -46,22 +46,12 @@ class DriverDetectors:
         self.snapshots = BatchSnapshots(Path(checkpoint) / SNAPSHOT_DIR, keep)
         self.factory = factory or default_detectors
         self.cross, self.cooldown_ms = cross, cooldown_ms
-        self.state: dict | None = None  # {"pairs": {pair: Ensemble}, "cross": (detectors, deduper) | None}
-        self.batch: int | None = None  # the batch `state` is the result of
 
     # -- state ---------------------------------------------------------------------------------
     def _fresh(self) -> dict:
         from fxwatch.stream.anomalies import new_cross_state
 
         return {"pairs": {}, "cross": new_cross_state(self.cross, self.cooldown_ms) if self.cross else None}
-
-    def _state_before(self, batch_id: int) -> dict:
-        """The state after batch_id - 1: in memory when batches follow each other, else the newest
-        snapshot of a batch < batch_id (batches without quotes write none: they change nothing)."""
-        if self.state is not None and self.batch == batch_id - 1:
-            return self.state
-        state = self.snapshots.load_before(batch_id)
-        return state if state is not None else self._fresh()
 
     # -- detection -----------------------------------------------------------------------------
     def process(self, table, batch_id: int) -> list[Verdict]:
@@ -72,10 +62,10 @@ class DriverDetectors:
         from fxwatch.stream.anomalies import feed_cross
 
         if table.num_rows == 0:
-            if self.batch is not None and self.batch == batch_id - 1:
-                self.batch = batch_id  # nothing changed; the snapshot of an earlier batch still holds
+            self.snapshots.unchanged(batch_id)  # the snapshot of an earlier batch still holds
             return []
-        state = self._state_before(batch_id)
+        # {"pairs": {pair: Ensemble}, "cross": (detectors, deduper) | None}
+        state = self.snapshots.before(batch_id, self._fresh)
         cols = {c: table.column(c).to_pylist() for c in DETECT_COLUMNS}
         order = np.lexsort((np.asarray(cols["offset"], dtype=np.int64), np.asarray(cols["ts_ms"], dtype=np.int64)))
         pairs, cross = state["pairs"], state["cross"]
@@ -91,6 +81,5 @@ class DriverDetectors:
             out.extend(ens.update_many(q))
             if cross is not None:
                 out.extend(feed_cross(cross, q))
-        self.snapshots.save(state, batch_id)
-        self.state, self.batch = state, batch_id
+        self.snapshots.after(state, batch_id)
         return out

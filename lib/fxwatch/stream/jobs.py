@@ -78,17 +78,22 @@ class TrendsWriter(_Writer):
         if self.judge is None and not self.derived:
             self._done(t0, write_trends(df, self.settings))
             return
-        from fxwatch.stream.panes import pane_rows, write_windows
+        from fxwatch.stream.panes import minute_rows, write_windows
 
         df = df.persist()  # more than one action on the batch: compute the windows once
         try:
             n = write_trends(df, self.settings)
-            panes: dict[str, list] = {}
+            collected: dict[str, list] = {}  # tumbling rows by label, collected once for panes and judge
+
+            def rows(label: str) -> list[dict]:
+                if label not in collected:
+                    collected[label] = minute_rows(df, label)
+                return collected[label]
+
             for label, deriver in self.derived:
-                rows = panes[label] if label in panes else panes.setdefault(label, pane_rows(df, label))
-                n += write_windows(deriver.windows(rows, batch_id), self.settings)
+                n += write_windows(deriver.windows(rows(label), batch_id), self.settings)
             if self.judge is not None:
-                self.judge(df, batch_id)
+                self.judge(rows(self.judge.label), batch_id, df.sparkSession)
         finally:
             df.unpersist()
         self._done(t0, n)
@@ -173,6 +178,11 @@ class DriverAlertsWriter(_Writer):
         self._done(t0, n)
 
 
+def _classic_in_trends(names: list[str], wanted: bool) -> bool:
+    """Does the classic rule run inside the trends query (both selected, not asked apart)?"""
+    return wanted and "trends" in names and "classic" in names
+
+
 def _preflight(settings: Settings) -> None:
     """Fail fast, with the fix, when Cassandra or Kafka is not there."""
     from fxwatch.stream.cassandra_io import process_session
@@ -209,7 +219,7 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
     from fxwatch.detect.bank import default_cross
 
     names = expand_queries(queries)
-    merged = classic_in_trends and "trends" in names and "classic" in names
+    merged = _classic_in_trends(names, classic_in_trends)
     root = Path(checkpoints) if checkpoints else checkpoint_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     started: dict[str, tuple] = {}
@@ -236,7 +246,7 @@ def start_pipeline(spark, settings: Settings, queries=("quotes", "trends", "anom
             windows = trend_windows or DEFAULT_WINDOWS
             derived = []
             if sliding_from_panes:  # sliding windows from the 1-minute panes: each tick aggregated once
-                windows, specs = split_windows(windows, interval_ms)
+                windows, specs = split_windows(windows)
                 derived = [(pane, SlidingFromPanes(cp, label, n, pane_ms)) for pane, label, n, pane_ms in specs]
             w = TrendsWriter(settings, judge, derived)
             trends = build_trends(accepted(records()), windows, watermark)
@@ -297,7 +307,7 @@ def run_pipeline(spark, settings: Settings, until_idle: bool = True, queries=("q
         # one query after the other: on few cores this beats four queries competing for them
         started = {}
         names = expand_queries(queries)
-        merged = options.get("classic_in_trends", True) and "trends" in names and "classic" in names
+        merged = _classic_in_trends(names, options.get("classic_in_trends", True))
         for name in names:
             if name == "classic" and merged:
                 continue  # it ran inside the trends query

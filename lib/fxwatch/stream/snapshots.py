@@ -13,6 +13,7 @@ import os
 import pickle
 import re
 from pathlib import Path
+from typing import Callable
 
 __all__ = ["BatchSnapshots"]
 
@@ -20,12 +21,38 @@ _SNAPSHOT = re.compile(r"^state-(\d+)\.pkl$")
 
 
 class BatchSnapshots:
-    """Pickled states `<folder>/state-<batch>.pkl`; the newest `keep` (≥ 2) are kept."""
+    """Pickled states `<folder>/state-<batch>.pkl`; the newest `keep` (≥ 2) are kept.
+
+    Also the state in memory: `state` is the state after batch `batch`, so consecutive batches of one
+    driver never read the disk; `before(B, fresh)` / `after(state, B)` are the whole protocol.
+    """
 
     def __init__(self, folder: str | Path, keep: int = 3):
         self.folder = Path(folder)
         self.keep = max(keep, 2)
         self.last_bytes = 0
+        self.state = None
+        self.batch: int | None = None
+
+    def before(self, batch_id: int, fresh: Callable[[], object]):
+        """The state after batch_id - 1: in memory when batches follow each other, else the newest
+        snapshot of a batch < batch_id, else `fresh()`."""
+        if self.state is not None and self.batch == batch_id - 1:
+            return self.state
+        state = self.load_before(batch_id)
+        return state if state is not None else fresh()
+
+    def after(self, state, batch_id: int, changed: bool = True) -> None:
+        """`state` is the state after batch_id; saved unless the batch changed nothing."""
+        if changed:
+            self.save(state, batch_id)
+        self.state, self.batch = state, batch_id
+
+    def unchanged(self, batch_id: int) -> None:
+        """Batch batch_id changed nothing (and its state was not needed): the state in memory, if it
+        is the previous batch's, is this one's too."""
+        if self.batch is not None and self.batch == batch_id - 1:
+            self.batch = batch_id
 
     def ids(self) -> list[int]:
         if not self.folder.is_dir():

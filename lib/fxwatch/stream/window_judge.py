@@ -36,27 +36,21 @@ class ClosedWindowJudge:
         self.settings, self.bounds, self.kafka = settings, bounds, kafka
         self.watermark_ms, self.label = watermark_ms, label
         self.snapshots = BatchSnapshots(Path(checkpoint) / OPEN_WINDOWS_DIR)
-        self.state: dict | None = None  # {"open": {(pair, start_ms): row tuple}, "newest": start_ms | None}
-        self.batch: int | None = None
         self.batches = self.rows = self.alerts = self.windows = 0
         self.versions_seen: list[str] = []
         self.timings: list[float] = []
 
-    def _state_before(self, batch_id: int) -> dict:
-        if self.state is not None and self.batch == batch_id - 1:
-            return self.state
-        state = self.snapshots.load_before(batch_id)
-        return state if state is not None else {"open": {}, "newest": None}
+    @property
+    def state(self) -> dict | None:
+        """{"open": {(pair, start_ms): (pair, start_ms, end_ms, *FEATURES)}, "newest": start_ms | None}."""
+        return self.snapshots.state
 
-    def __call__(self, trends, batch_id: int) -> None:
-        """`trends`: this micro-batch's trend rows (trends.window_stats columns, all window specs)."""
-        from pyspark.sql import functions as F
-
+    def __call__(self, rows: list[dict], batch_id: int, spark) -> None:
+        """`rows`: this micro-batch's 1-minute trend rows (panes.minute_rows)."""
         t0 = time.perf_counter()
-        rows = [tuple(r) for r in trends.where(F.col("window_len") == self.label).select(
-            "pair", F.unix_millis("window_start"), F.unix_millis("window_end"), *FEATURES).collect()]
-        state = self._state_before(batch_id)
-        state = {"open": dict(state["open"]), "newest": state["newest"]}  # the snapshot stays as it was
+        rows = [(r["pair"], r["start_ms"], r["end_ms"], *(r[c] for c in FEATURES)) for r in rows]
+        before = self.snapshots.before(batch_id, lambda: {"open": {}, "newest": None})
+        state = {"open": dict(before["open"]), "newest": before["newest"]}  # the snapshot stays as it was
         for r in rows:
             state["open"][(r[0], r[1])] = r
             state["newest"] = r[1] if state["newest"] is None else max(state["newest"], r[1])
@@ -65,10 +59,8 @@ class ClosedWindowJudge:
             mark = state["newest"] - self.watermark_ms
             final = sorted(k for k, r in state["open"].items() if r[2] <= mark)
         judged = [state["open"].pop(k) for k in final]
-        n = self._judge(trends.sparkSession, judged) if judged else 0
-        if rows or judged:
-            self.snapshots.save(state, batch_id)
-        self.state, self.batch = state, batch_id
+        n = self._judge(spark, judged) if judged else 0
+        self.snapshots.after(state, batch_id, changed=bool(rows or judged))
         self.windows += len(judged)
         self.alerts += n
         self.batches += 1
