@@ -17,11 +17,13 @@
 #
 # ```
 # data/samples (labelled synthetic ticks) ─> Kafka fx-quotes ─> Spark Structured Streaming
-#     ─> Cassandra (quotes, trends, alerts, pair_status) ─> plotly figures and the Dash dashboard
+#     ─> Cassandra (quote_chunks, trends, alerts, pair_status)
+#     ─> plotly figures and the Dash dashboard
 # ```
 #
 # 1. start the local Kafka and Cassandra (no Docker; idempotent),
-# 2. replay a labelled sample — synthetic ticks of five pairs with injected manipulations — into Kafka,
+# 2. replay a labelled sample — synthetic ticks of five pairs with injected manipulations —
+#    into Kafka,
 # 3. run the streaming queries (quotes, trends, anomalies) until they have processed everything,
 # 4. look at trends and alerts, compare the alerts with the injected events,
 # 5. open the dashboard inline.
@@ -31,25 +33,25 @@
 # rerunning starts clean and never touches production data.
 
 # %% tags=["parameters"]
-keyspace: str = "fxwatch_quickstart"  # Cassandra keyspace this notebook writes and reads (emptied first)
+keyspace: str = "fxwatch_quickstart"  # Cassandra keyspace it writes and reads (emptied first)
 sample_file: str = "synthetic_ticks.csv"  # labelled tick file in data/samples to replay
 labels_file: str = "synthetic_labels.csv"  # the injected events of that file
 max_ticks: int = 0  # replay at most this many ticks (0: the whole file, ~79k ticks, 2 h of 5 pairs)
-run_tag: str = ""  # suffix of this run's Kafka topics (empty: a new one per run, so reruns start clean)
+run_tag: str = ""  # suffix of this run's Kafka topics (empty: new per run, so reruns start clean)
 pipeline_timeout: float = 900.0  # seconds the streaming queries may take to drain the topic
 dashboard_port: int = 8050  # port of the inline dashboard (bound to 127.0.0.1)
 
 # %%
 import itertools
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.express as px
 
 from fxwatch.config import Settings
 
-tag = run_tag or datetime.now(timezone.utc).strftime("qs%Y%m%d%H%M%S")
+tag = run_tag or datetime.now(UTC).strftime("qs%Y%m%d%H%M%S")
 settings = Settings.from_env().with_(
     keyspace=keyspace,
     quotes_topic=f"fx-quotes-{tag}",
@@ -58,7 +60,10 @@ settings = Settings.from_env().with_(
 )
 sample_path = settings.samples_dir / sample_file
 labels_path = settings.samples_dir / labels_file
-print(f"keyspace {settings.keyspace}; topics {settings.quotes_topic}, {settings.dlq_topic}, {settings.alerts_topic}")
+print(
+    f"keyspace {settings.keyspace}; topics {settings.quotes_topic}, "
+    f"{settings.dlq_topic}, {settings.alerts_topic}"
+)
 
 # %% [markdown]
 # ## 1. The local stack
@@ -67,16 +72,18 @@ print(f"keyspace {settings.keyspace}; topics {settings.quotes_topic}, {settings.
 # waits until both answer, and creates the schema. Already running: it returns at once.
 
 # %%
-from fxwatch.stack import stack_up, stack_status
+from fxwatch.stack import stack_status, stack_up
 from fxwatch.store.connection import connect
+from fxwatch.store.schema import truncate_tables
 
 stack_up(settings)
 for st in stack_status(settings):
     print(st.line())
 
 cluster, session = connect(settings)
-for table in ("quotes", "trends", "alerts", "pair_status"):
-    session.execute(f"TRUNCATE {settings.keyspace}.{table}", timeout=60)  # a clean slate for this run
+truncate_tables(
+    session, settings.keyspace, ("quote_chunks", "trends", "alerts", "pair_status")
+)  # a clean slate
 cluster.shutdown()
 
 # %% [markdown]
@@ -102,24 +109,32 @@ print(summary, f"in {time.perf_counter() - t0:.1f} s")
 # %% [markdown]
 # ## 3. Stream it: quotes, trends and anomalies until idle
 #
-# `run_pipeline(..., until_idle=True)` starts the Structured Streaming queries with an
-# available-now trigger: they process everything in the topic, write it to Cassandra, and stop.
+# `run_pipeline` with `PipelineConfig(until_idle=True)` starts the Structured Streaming queries with
+# an available-now trigger: they process everything in the topic, write it to Cassandra, and stop.
 # (Without `until_idle` the same queries run forever: `fxwatch stream run`.) The first micro-batch
 # is slow (Python workers start); later ones take well under a second.
 
 # %%
-from fxwatch.stream.jobs import run_pipeline
+from fxwatch.store.stats import latest_version
+from fxwatch.stream.config import PipelineConfig
+from fxwatch.stream.pipeline import run_pipeline
 from fxwatch.stream.session import get_spark, stop_spark
-
-from fxwatch.stats.store import latest_version
 
 # The classic windowed rule compares windows with historical statistics (notebook 05 computes them);
 # in a fresh keyspace there are none yet, so only the tick-level detectors run.
-queries = ("quotes", "trends", "anomalies") if latest_version(settings) else ("quotes", "trends", "detectors")
+queries = (
+    ("quotes", "trends", "alerts")
+    if latest_version(settings)
+    else ("quotes", "trends", "tick_alerts")
+)
 spark = get_spark(settings, app_name="fxwatch-quickstart")
-result = run_pipeline(spark, settings, until_idle=True, queries=queries, timeout=pipeline_timeout)
+result = run_pipeline(
+    spark, settings, PipelineConfig(queries=queries, until_idle=True), timeout=pipeline_timeout
+)
 print({k: v for k, v in result.items() if k != "queries"})
-pd.DataFrame({name: {"batches": q["batches"], "rows": q["rows"]} for name, q in result["queries"].items()}).T
+pd.DataFrame(
+    {name: {"batches": q["batches"], "rows": q["rows"]} for name, q in result["queries"].items()}
+).T
 
 # %%
 stop_spark()  # frees the two cores for the dashboard; Cassandra holds the results
@@ -129,27 +144,38 @@ stop_spark()  # frees the two cores for the dashboard; Cassandra holds the resul
 #
 # The dashboard's own reads and figures: `load_snapshot` returns what one refresh of the dashboard
 # reads (quotes, trends, alerts and historical bands of one pair), `price_figure` draws it — the
-# windowed averages at their window **end**, alerts as markers on the price.
+# windowed averages at their window **end**, alerts as markers on the price. Ticks are stored in
+# compressed chunks per pair and minute; every reader (this one, the stats job, `fxwatch quotes`)
+# goes through `fxwatch.store.ticks.read_ticks(settings, None, pair, start_ms, end_ms)`.
 
 # %%
-from fxwatch.dashboard import CassandraSource, load_snapshot
-from fxwatch.dashboard import figures
+from fxwatch.dashboard import CassandraSource, figures, load_snapshot
 from fxwatch.sources.synthetic import read_labels
 
 source = CassandraSource(settings)
-labels = pd.DataFrame([vars(l) for l in read_labels(labels_path)])
+labels = pd.DataFrame([vars(label) for label in read_labels(labels_path)])
 status = source.pair_status()
 status
 
 # %%
 # The pair with the most injected events, over the whole replay.
 replayed = labels[labels["pair"].isin(status["pair"])] if len(status) else labels
-pair = replayed["pair"].value_counts().index[0] if len(replayed) else (status["pair"].iloc[0] if len(status) else None)
+pair = (
+    replayed["pair"].value_counts().index[0]
+    if len(replayed)
+    else (status["pair"].iloc[0] if len(status) else None)
+)
 snap = load_snapshot(source, pair, range_key="6h", anchor="latest")
 assert not snap.empty and len(snap.quotes) and len(snap.trends), (
-    snap.error or "the pipeline wrote no quotes or trends: read the output of step 3")
-print(f"{snap.pair}: {len(snap.quotes)} quotes, {len(snap.trends)} trend windows, {len(snap.alerts)} alerts")
-figures.price_figure(snap.quotes, snap.trends, snap.alerts, snap.bands, snap.pair, snap.start, snap.end).show()
+    snap.error or "the pipeline wrote no quotes or trends: read the output of step 3"
+)
+print(
+    f"{snap.pair}: {len(snap.quotes)} quotes, {len(snap.trends)} trend windows, "
+    f"{len(snap.alerts)} alerts"
+)
+figures.price_figure(
+    snap.quotes, snap.trends, snap.alerts, snap.bands, snap.pair, snap.start, snap.end
+).show()
 
 # %%
 # Alerts of every pair by detector.
@@ -161,8 +187,8 @@ alerts.head(10)
 # %% [markdown]
 # ### Did the alerts find the injected events?
 #
-# An event counts as found when an alert of one of its pairs falls inside it (with 30 s of slack
-# for windowed detectors). The detection notebook (07) scores detectors properly; this is a first look.
+# An event counts as found when an alert of one of its pairs falls inside it (with 30 s of slack for
+# windowed detectors). The detection notebook (07) scores detectors properly; this is a first look.
 
 # %%
 slack = pd.Timedelta(seconds=30)
@@ -174,12 +200,26 @@ if len(alerts):
         end = pd.to_datetime(ev.end_ts, unit="ms")
         if start > last_tick:
             continue  # not replayed (max_ticks)
-        hit = alerts[alerts["pair"].isin(ev.pair.split(";")) & (alerts["ts"] >= start - slack)
-                     & (alerts["ts"] <= end + slack)]
-        rows.append({"event": ev.event_id, "kind": ev.kind, "pair": ev.pair, "start (UTC)": start,
-                     "found": len(hit) > 0, "detectors": ", ".join(sorted(set(hit["detector"])))})
+        hit = alerts[
+            alerts["pair"].isin(ev.pair.split(";"))
+            & (alerts["ts"] >= start - slack)
+            & (alerts["ts"] <= end + slack)
+        ]
+        rows.append(
+            {
+                "event": ev.event_id,
+                "kind": ev.kind,
+                "pair": ev.pair,
+                "start (UTC)": start,
+                "found": len(hit) > 0,
+                "detectors": ", ".join(sorted(set(hit["detector"]))),
+            }
+        )
 found = pd.DataFrame(rows)
-print(f"{int(found['found'].sum()) if len(found) else 0} of {len(found)} replayed events have an alert")
+print(
+    f"{int(found['found'].sum()) if len(found) else 0} of {len(found)} "
+    "replayed events have an alert"
+)
 found
 
 # %% [markdown]

@@ -18,9 +18,11 @@
 # fxwatch reads quotes from three kinds of sources, all in `lib/fxwatch/sources/`, and all yielding
 # the same two record types of `fxwatch.schema`:
 #
-# * a **`Quote`** — pair (`EUR/USD`), event time (UTC epoch ms), bid, ask, source, optional low/high/open;
-# * a **`BadLine`** — the raw text of a line that could not be used and the *reason* (`bad_price: …`,
-#   `field_count: …`), which the producer sends to the dead-letter topic instead of dropping it.
+# * a **`Quote`** — pair (`EUR/USD`), event time (UTC epoch ms), bid, ask, source, optional
+#   low/high/open;
+# * a **`BadLine`** — the raw text of a line that could not be used and the *reason*
+#   (`bad_price: …`, `field_count: …`), which the producer sends to the dead-letter topic instead
+#   of dropping it.
 #
 # Sources:
 #
@@ -32,7 +34,8 @@
 # 3. **Synthetic** (`sources/synthetic.py`): several pairs with consistent cross rates and injected,
 #    labelled manipulation events — the ground truth for scoring detectors.
 #
-# Crossed or locked quotes (bid ≥ ask) are *valid data*: they are kept and flagged later by detectors.
+# Crossed or locked quotes (bid ≥ ask) are *valid data*: they are kept and flagged later by
+# detectors.
 
 # %% tags=["parameters"]
 samples_dir: str = ""  # folder of the sample tick files (empty: data/samples of the checkout)
@@ -62,8 +65,13 @@ have_truefx = bool(os.environ.get("TRUEFX_USER"))
 
 def frame(items) -> pd.DataFrame:
     """Quotes as a DataFrame with a UTC time column."""
-    df = pd.DataFrame([{"pair": q.pair, "ts": q.ts_ms, "bid": q.bid, "ask": q.ask, "src": q.source}
-                       for q in items if isinstance(q, Quote)])
+    df = pd.DataFrame(
+        [
+            {"pair": q.pair, "ts": q.ts_ms, "bid": q.bid, "ask": q.ask, "src": q.source}
+            for q in items
+            if isinstance(q, Quote)
+        ]
+    )
     if not df.empty:
         df["time"] = pd.to_datetime(df["ts"], unit="ms", utc=True)
     return df
@@ -87,21 +95,27 @@ else:
 # %% [markdown]
 # ## Replay: the ECB press conference, 2014-05-08, two venues
 #
-# Half an hour of real EUR/USD ticks from OANDA (UTC) and FXCM (UTC−05:00, fixed) in Lean's tick format.
-# The reader takes the pair, the date and the venue's time zone from the path, and the two files
-# are merged in event-time order. Note FXCM's many locked and crossed quotes.
+# Half an hour of real EUR/USD ticks from OANDA (UTC) and FXCM (UTC−05:00, fixed) in Lean's tick
+# format. The reader takes the pair, the date and the venue's time zone from the path, and the two
+# files are merged in event-time order. Note FXCM's many locked and crossed quotes.
 
 # %%
 lean_files = sorted(samples.glob("lean/*/tick/eurusd/*.csv"))
 real = frame(read_files(lean_files))
 real["crossed"] = real["bid"] >= real["ask"]
-real.groupby("src").agg(ticks=("ts", "size"), crossed_or_locked=("crossed", "sum"),
-                        first=("time", "min"), last=("time", "max"))
+real.groupby("src").agg(
+    ticks=("ts", "size"),
+    crossed_or_locked=("crossed", "sum"),
+    first=("time", "min"),
+    last=("time", "max"),
+)
 
 # %%
 fig = go.Figure()
 for src, g in real.groupby("src"):
-    mid = ((g["bid"] + g["ask"]) / 2).set_axis(g["time"]).resample("1s").last().dropna()  # 1 s is enough here
+    mid = (
+        ((g["bid"] + g["ask"]) / 2).set_axis(g["time"]).resample("1s").last().dropna()
+    )  # 1 s is enough here
     fig.add_scatter(x=mid.index, y=mid.values, mode="lines", name=src)
 fig.update_layout(title="EUR/USD mid around the ECB press conference (2014-05-08, UTC)", height=380)
 fig
@@ -124,8 +138,14 @@ pd.DataFrame([{"raw": i.raw, "reason": i.reason} for i in items if isinstance(i,
 # they are not labels, a good detector leaves them alone.
 
 # %%
-result = generate(SyntheticConfig(start_ms=1_705_332_600_000,  # 2024-01-15 15:30 UTC: covers the London fix
-                                  duration_s=synthetic_hours * 3600, rate=synthetic_rate, seed=synthetic_seed))
+result = generate(
+    SyntheticConfig(
+        start_ms=1_705_332_600_000,  # 2024-01-15 15:30 UTC: covers the London fix
+        duration_s=synthetic_hours * 3600,
+        rate=synthetic_rate,
+        seed=synthetic_seed,
+    )
+)
 labels = pd.DataFrame([e.__dict__ for e in result.labels + result.legit])
 labels["start"] = pd.to_datetime(labels["start_ts"], unit="ms", utc=True)
 print(f"{len(result)} ticks of {', '.join(result.pairs)}")
@@ -140,9 +160,16 @@ fig.add_scatter(x=g["time"], y=g["bid"], mode="lines", name="bid", line={"width"
 fig.add_scatter(x=g["time"], y=g["ask"], mode="lines", name="ask", line={"width": 1})
 for e in result.labels + result.legit:
     if plot_pair in e.pair.split(";"):
-        fig.add_vrect(x0=pd.to_datetime(e.start_ts - 2000, unit="ms", utc=True),
-                      x1=pd.to_datetime(e.end_ts + 2000, unit="ms", utc=True),
-                      fillcolor="green" if e.kind == "news_jump" else "red", opacity=0.2, line_width=0,
-                      annotation_text=e.kind, annotation_position="top left")
-fig.update_layout(title=f"Synthetic {plot_pair}: labelled events (red), legitimate news jumps (green)", height=420)
+        fig.add_vrect(
+            x0=pd.to_datetime(e.start_ts - 2000, unit="ms", utc=True),
+            x1=pd.to_datetime(e.end_ts + 2000, unit="ms", utc=True),
+            fillcolor="green" if e.kind == "news_jump" else "red",
+            opacity=0.2,
+            line_width=0,
+            annotation_text=e.kind,
+            annotation_position="top left",
+        )
+fig.update_layout(
+    title=f"Synthetic {plot_pair}: labelled events (red), legitimate news jumps (green)", height=420
+)
 fig

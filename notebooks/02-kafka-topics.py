@@ -17,10 +17,10 @@
 #
 # Quotes travel through three topics (`fxwatch.bus.topics.topic_specs`):
 #
-# | topic | key | retention | holds |
+# | topic | key | retention | holds (JSON) |
 # |---|---|---|---|
-# | `fx-quotes` | pair | 7 days | every valid quote, JSON `{"v":1,"pair":…,"ts":…,"bid":…,"ask":…,"src":…}` |
-# | `fx-quotes-dlq` | source | 30 days | every rejected line: `{"v":1,"raw":…,"reason":…,"src":…,"ts":…}` |
+# | `fx-quotes` | pair | 7 days | valid quotes: `{"v":1,"pair":…,"ts":…,"bid":…,"ask":…,"src":…}` |
+# | `fx-quotes-dlq` | source | 30 days | bad lines: `{"v":1,"raw":…,"reason":…,"src":…,"ts":…}` |
 # | `fx-alerts` | pair | 30 days | alerts written by the streaming job |
 #
 # Keying by pair puts all ticks of a pair in one partition, so a consumer sees them in order.
@@ -31,8 +31,9 @@
 
 # %% tags=["parameters"]
 bootstrap: str = "127.0.0.1:9092"  # Kafka brokers
-topic_suffix: str = ""  # appended to the topic names (e.g. "-demo" keeps a trial apart from the real topics)
-sample_files: list = ["bad_lines.csv", "synthetic_ticks.csv"]  # files to produce, relative to data/samples
+# a topic_suffix such as "-demo" keeps a trial apart from the real topics
+topic_suffix: str = ""  # appended to the topic names (e.g. "-demo"; empty: the real topics)
+sample_files: list = ["bad_lines.csv", "synthetic_ticks.csv"]  # files to produce (in data/samples)
 limit: int = 20000  # at most this many records
 show: int = 5  # records to show from each topic
 
@@ -49,11 +50,18 @@ from fxwatch.config import Settings
 from fxwatch.sources.replay import limited, read_files
 
 base = Settings.from_env().with_(kafka_bootstrap=bootstrap)
-settings = base.with_(quotes_topic=base.quotes_topic + topic_suffix, dlq_topic=base.dlq_topic + topic_suffix,
-                      alerts_topic=base.alerts_topic + topic_suffix)
+settings = base.with_(
+    quotes_topic=base.quotes_topic + topic_suffix,
+    dlq_topic=base.dlq_topic + topic_suffix,
+    alerts_topic=base.alerts_topic + topic_suffix,
+)
 files = [settings.samples_dir / f for f in sample_files]
-pd.DataFrame([{"topic": s.name, "partitions": s.partitions, "key": s.key, **s.configs}
-              for s in topic_specs(settings)])
+pd.DataFrame(
+    [
+        {"topic": s.name, "partitions": s.partitions, "key": s.key, **s.configs}
+        for s in topic_specs(settings)
+    ]
+)
 
 # %% [markdown]
 # ## Ensure the topics (idempotent: run it twice, the second time they all exist)
@@ -76,10 +84,13 @@ print(summary)
 # %% [markdown]
 # ## Read a few records back
 
+
 # %%
 def tail(topic: str, n: int) -> pd.DataFrame:
     """The last `n` records of each partition of `topic`."""
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        **settings.kafka_client_config(), enable_auto_commit=False, group_id=None
+    )
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(parts)
@@ -89,8 +100,15 @@ def tail(topic: str, n: int) -> pd.DataFrame:
         rows, deadline = [], time.monotonic() + 10  # poll until every partition is read to its end
         while any(consumer.position(tp) < ends[tp] for tp in parts) and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=500).values():
-                rows += [{"partition": r.partition, "offset": r.offset, "key": r.key.decode(),
-                          **json.loads(r.value)} for r in batch]
+                rows += [
+                    {
+                        "partition": r.partition,
+                        "offset": r.offset,
+                        "key": r.key.decode(),
+                        **json.loads(r.value),
+                    }
+                    for r in batch
+                ]
         return pd.DataFrame(rows)
     finally:
         consumer.close()

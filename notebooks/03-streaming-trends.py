@@ -24,10 +24,10 @@
 #    sliding 5 min every 1 min) with averages, OHLC of mid, spread stats, log-return std and an EMA;
 # 3. a sink — `foreachBatch` upserting each micro-batch into Cassandra `fxwatch.trends`.
 #
-# **Watermark.** `withWatermark("ts", "30 seconds")` tells Spark that ticks more than 30 s older than
-# the newest one seen are late: windows ending before *max event time − 30 s* are final, their state
-# is dropped, late ticks for them are ignored. **Output modes**: *append* emits a window once, when
-# it is final; *update* re-emits a window each time it changes (our Cassandra key makes that an
+# **Watermark.** `withWatermark("ts", "30 seconds")` tells Spark that ticks more than 30 s older
+# than the newest one seen are late: windows ending before *max event time − 30 s* are final, their
+# state is dropped, late ticks for them are ignored. **Output modes**: *append* emits a window once,
+# when it is final; *update* re-emits a window each time it changes (our Cassandra key makes that an
 # overwrite, so the table converges to the final values). The pipeline uses update for trends (the
 # dashboard sees the current minute) and append for the anomaly rule (never judge a partial window).
 #
@@ -52,16 +52,19 @@ from fxwatch.config import Settings
 from fxwatch.sources.synthetic import SyntheticConfig, generate
 from fxwatch.store.connection import connect
 from fxwatch.store.schema import init_schema
-from fxwatch.stream.jobs import run_pipeline
+from fxwatch.stream.config import PipelineConfig
+from fxwatch.stream.pipeline import run_pipeline
 from fxwatch.stream.read import read_quotes
 from fxwatch.stream.session import get_spark
 from fxwatch.stream.trends import build_trends
 
 run_tag = uuid.uuid4().hex[:6]
 base = Settings.from_env().with_(keyspace=keyspace)
-settings = base.with_(quotes_topic=f"{base.quotes_topic}{topic_suffix}-{run_tag}",
-                      dlq_topic=f"{base.dlq_topic}{topic_suffix}-{run_tag}",
-                      alerts_topic=f"{base.alerts_topic}{topic_suffix}-{run_tag}")
+settings = base.with_(
+    quotes_topic=f"{base.quotes_topic}{topic_suffix}-{run_tag}",
+    dlq_topic=f"{base.dlq_topic}{topic_suffix}-{run_tag}",
+    alerts_topic=f"{base.alerts_topic}{topic_suffix}-{run_tag}",
+)
 synthetic = SyntheticConfig(duration_s=minutes * 60, rate=rate, seed=seed)
 
 # %% [markdown]
@@ -93,9 +96,14 @@ quotes.printSchema()
 # %%
 counts = {}
 for mode in ("append", "update"):
-    q = (trends.writeStream.outputMode(mode).format("memory").queryName(f"trends_{mode}_{run_tag}")
-         .option("checkpointLocation", str(settings.checkpoint_dir / "nb03" / run_tag / mode))
-         .trigger(availableNow=True).start())
+    q = (
+        trends.writeStream.outputMode(mode)
+        .format("memory")
+        .queryName(f"trends_{mode}_{run_tag}")
+        .option("checkpointLocation", str(settings.checkpoint_dir / "nb03" / run_tag / mode))
+        .trigger(availableNow=True)
+        .start()
+    )
     try:
         q.awaitTermination()
     finally:
@@ -106,22 +114,23 @@ counts
 # %% [markdown]
 # ## The production wiring: quotes + trends queries into Cassandra, until idle
 #
-# One difference from `build_trends` above: the pipeline aggregates only the 1-minute windows in
-# Spark and combines each sliding 5-minute window from its five 1-minute "panes" on the driver
-# (`fxwatch.stream.panes`: counts add, means are tick-weighted, the spread std is pooled), so every
-# tick is aggregated once instead of five times. The rows are the same as Spark's sliding windows
-# (a test compares them); on 300k ticks the trends query took 18.6 s instead of 29.1 s.
+# The trends query of `fxwatch stream run` (`lib/fxwatch/stream/trends.py`) is `build_trends` above,
+# in update mode, with a `foreachBatch` sink that upserts each changed window into Cassandra.
 
 # %%
-summary = run_pipeline(spark, settings, until_idle=True, queries=("quotes", "trends"), watermark=watermark)
+config = PipelineConfig(queries=("quotes", "trends"), until_idle=True, watermark=watermark)
+summary = run_pipeline(spark, settings, config)
 {k: v for k, v in summary.items() if k != "queries"}
 
 # %%
 cluster, session = connect(settings)
 day = pd.Timestamp(synthetic.start_ms, unit="ms").date()
 rows = session.execute(
-    "SELECT window_start, window_end, ticks, open, high, low, close, mid_avg, spread_avg, ret_std, ema "
-    "FROM trends WHERE pair=%s AND window_len='1m' AND day=%s", (synthetic.pairs[0], day))
+    "SELECT window_start, window_end, ticks, open, high, low, close, mid_avg, spread_avg, "
+    "ret_std, ema "
+    "FROM trends WHERE pair=%s AND window_len='1m' AND day=%s",
+    (synthetic.pairs[0], day),
+)
 df = pd.DataFrame(list(rows)).sort_values("window_start")
 cluster.shutdown()
 df

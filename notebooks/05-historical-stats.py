@@ -20,19 +20,21 @@
 # that hour of the week** (FX liquidity follows the sessions: Tokyo, London, New York, the weekend).
 # This job computes that normal from stored history:
 #
-# 1. read the `lookback_days` days before `as_of` from Cassandra `fxwatch.quotes`, one
-#    (pair, day) partition per query, on the Spark executors (a bounded read: no full scan);
+# 1. read the `lookback_days` days before `as_of` from the tick store (Cassandra
+#    `fxwatch.quote_chunks`: compressed chunks of a pair's ticks per minute), one (pair, day)
+#    partition per query, decoded on the Spark executors (a bounded read: no full scan);
 # 2. build 1-minute windows per pair **over the full minute grid**: a minute without ticks is a
 #    row with `ticks = 0`, so gaps lower the tick-count statistics instead of disappearing;
 # 3. per pair, hour-of-week (0 = Monday 00h UTC) and metric: n, mean, std, median, MAD, p01, p99;
-# 4. write them as a new **version** to `fxwatch.stats`, then announce it in `fxwatch.stats_versions`.
-#    The running stream checks for a newer version every few seconds and swaps its bounds.
+# 4. write them as a new **version** to `fxwatch.stats`, then announce it in
+#    `fxwatch.stats_versions`. The running stream checks for a newer version every few seconds and
+#    swaps its bounds.
 #
 # Production: `fxwatch job stats --date 2026-11-25` runs this notebook with papermill and keeps the
 # executed copy in `runs/stats/<date>/`. Credentials come from the environment, never parameters.
 
 # %% tags=["parameters"]
-as_of: str = "2026-11-25"  # UTC date the stats are valid from (history: the lookback days before it)
+as_of: str = "2026-11-25"  # UTC day the stats are valid from (history: the lookback days before it)
 lookback_days: int = 28  # days of history to learn from
 k: float = 4.0  # bound half-width in std (or 1.4826·MAD) units, stored with the version
 keyspace: str = "fxwatch"  # Cassandra keyspace to read quotes from and write stats to
@@ -46,7 +48,7 @@ from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.schema import pair_problem
 from fxwatch.stats.compute import as_of_range, compute_stats
-from fxwatch.stats.store import load_quotes, write_stats
+from fxwatch.stats.spark_io import load_quotes, write_stats
 from fxwatch.stream.session import get_spark
 
 settings = Settings.from_env().with_(keyspace=keyspace)
@@ -56,8 +58,10 @@ for p in pair_list or ():
     if pair_problem(p):
         raise FxwatchError(f"parameter pairs: {pair_problem(p)}")
 spark = get_spark(settings, app_name="fxwatch-stats")
-print(f"history {time.strftime('%Y-%m-%d', time.gmtime(start_ms / 1000))} .. {as_of} (exclusive), "
-      f"pairs: {pair_list or 'all seen'}")
+print(
+    f"history {time.strftime('%Y-%m-%d', time.gmtime(start_ms / 1000))} .. {as_of} (exclusive), "
+    f"pairs: {pair_list or 'all seen'}"
+)
 
 # %% [markdown]
 # ## Read the history (bounded, partition by partition)
@@ -69,8 +73,10 @@ n_quotes = quotes.count()
 read_s = time.perf_counter() - t0
 print(f"{n_quotes:,} quotes read in {read_s:.1f} s ({n_quotes / max(read_s, 1e-9):,.0f} rows/s)")
 if n_quotes == 0:
-    raise FxwatchError(f"no quotes in {keyspace}.quotes for the {lookback_days} days before {as_of}: "
-                       "run the stream first (`fxwatch stream run`) or pick another --date")
+    raise FxwatchError(
+        f"no quotes in {keyspace}.quote_chunks for the {lookback_days} days before {as_of}: "
+        "run the stream first (`fxwatch stream run`) or pick another --date"
+    )
 
 # %% [markdown]
 # ## Statistics per pair × hour-of-week × metric

@@ -15,8 +15,8 @@
 # %% [markdown]
 # # 06 — The dashboard, inline
 #
-# The Dash app of `lib/fxwatch/dashboard/` reads what the streaming job wrote to Cassandra and shows,
-# for any pair found in `pair_status`:
+# The Dash app of `lib/fxwatch/dashboard/` reads what the streaming job wrote to Cassandra and
+# shows, for any pair found in `pair_status`:
 #
 # * the current **bid / ask / spread** and the age of the last tick;
 # * the **price** (bid, ask, mid — full prices) with the windowed **running averages plotted at the
@@ -35,32 +35,36 @@
 
 # %% tags=["parameters"]
 keyspace: str = ""  # Cassandra keyspace to read (empty: FXWATCH_KEYSPACE, else "fxwatch")
-seed_demo: bool = False  # True: write a small sample (last 45 min, 2 pairs) into demo_keyspace and show that
+seed_demo: bool = False  # True: seed demo_keyspace with a sample (last 45 min, 2 pairs), show it
 demo_keyspace: str = "fxwatch_demo_dash"  # keyspace that seed_demo fills (never the production one)
 range_key: str = "1h"  # time range of the static figures: 15m | 1h | 6h | 24h | 7d
 dashboard_port: int = 8050  # port of the inline dashboard's server (bound to 127.0.0.1)
-jupyter_mode: str = "inline"  # inline (output cell) | jupyterlab (a Lab tab) | tab | external (a link)
+jupyter_mode: str = "inline"  # inline (output cell) | jupyterlab (Lab tab) | tab | external (link)
 refresh_ms: int = 5000  # live refresh period of the dashboard, ms
 
 # %%
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 from dash import jupyter_dash
 
 from fxwatch.config import Settings
-from fxwatch.dashboard import CassandraSource, create_app, load_snapshot, run_inline
-from fxwatch.dashboard import figures
+from fxwatch.dashboard import CassandraSource, create_app, figures, load_snapshot, run_inline
 from fxwatch.store.connection import connect
-from fxwatch.store.schema import init_schema
+from fxwatch.store.schema import init_schema, truncate_tables
 
 settings = Settings.from_env()
 if seed_demo:
     settings = settings.with_(keyspace=demo_keyspace)
 elif keyspace:
     settings = settings.with_(keyspace=keyspace)
-jupyter_dash.default_mode = jupyter_mode  # Dash >= 3: Jupyter support is built in (no jupyter-dash package)
-print(f"reading keyspace {settings.keyspace!r} at {settings.cassandra_hosts}:{settings.cassandra_port}")
+jupyter_dash.default_mode = (
+    jupyter_mode  # Dash >= 3: Jupyter support is built in (no jupyter-dash package)
+)
+print(
+    f"reading keyspace {settings.keyspace!r} at "
+    f"{settings.cassandra_hosts}:{settings.cassandra_port}"
+)
 
 # %% [markdown]
 # ## Optional: a sample to look at
@@ -76,9 +80,10 @@ if seed_demo:
     init_schema(settings)
     cluster, session = connect(settings)
     try:
-        for table in ("quotes", "trends", "alerts", "stats", "stats_versions", "pair_status"):
-            session.execute(f"TRUNCATE {settings.keyspace}.{table}", timeout=60)
-        counts = seed_cassandra(session, settings.keyspace, sample_frames(datetime.now(timezone.utc), minutes=45))
+        truncate_tables(session, settings.keyspace)
+        counts = seed_cassandra(
+            session, settings.keyspace, sample_frames(datetime.now(UTC), minutes=45)
+        )
     finally:
         cluster.shutdown()
     print("seeded", counts)
@@ -96,13 +101,23 @@ snap = load_snapshot(source, None, range_key=range_key, anchor="latest")
 if snap.error:
     print(snap.error)
 elif snap.empty:
-    print("No data yet: run `make demo` (or notebook 00-quickstart), or rerun this with seed_demo=True.")
+    print(
+        "No data yet: run `make demo` (or notebook 00-quickstart), "
+        "or rerun this with seed_demo=True."
+    )
 else:
-    print(f"pairs {snap.pairs}; showing {snap.pair} from {snap.start:%Y-%m-%d %H:%M} to {snap.end:%H:%M} UTC: "
-          f"{len(snap.quotes)} quotes, {len(snap.trends)} trend windows, {len(snap.alerts)} alerts "
-          f"(read in {snap.query_ms:.0f} ms)")
-    figures.price_figure(snap.quotes, snap.trends, snap.alerts, snap.bands, snap.pair, snap.start, snap.end).show()
-    figures.spread_figure(snap.quotes, snap.trends, snap.bands, snap.pair, snap.start, snap.end).show()
+    print(
+        f"pairs {snap.pairs}; showing {snap.pair} from {snap.start:%Y-%m-%d %H:%M} "
+        f"to {snap.end:%H:%M} UTC: "
+        f"{len(snap.quotes)} quotes, {len(snap.trends)} trend windows, {len(snap.alerts)} alerts "
+        f"(read in {snap.query_ms:.0f} ms)"
+    )
+    figures.price_figure(
+        snap.quotes, snap.trends, snap.alerts, snap.bands, snap.pair, snap.start, snap.end
+    ).show()
+    figures.spread_figure(
+        snap.quotes, snap.trends, snap.bands, snap.pair, snap.start, snap.end
+    ).show()
 
 # %%
 snap.alerts[["ts", "pair", "detector", "score", "reason"]].head(20) if not snap.empty else None

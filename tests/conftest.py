@@ -1,4 +1,5 @@
-"""Shared fixtures: settings for an isolated test keyspace, the real local stack, one SparkSession."""
+"""Shared fixtures: settings for an isolated test keyspace, the real local stack, one
+SparkSession."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def unique_topics(base_settings: Settings) -> Settings:
     """Settings whose three topics are new for this test (no cross-test interference)."""
     tag = uuid.uuid4().hex[:8]
     return base_settings.with_(
-        quotes_topic=f"fx-quotes-{tag}", dlq_topic=f"fx-quotes-dlq-{tag}", alerts_topic=f"fx-alerts-{tag}"
+        quotes_topic=f"fx-quotes-{tag}",
+        dlq_topic=f"fx-quotes-dlq-{tag}",
+        alerts_topic=f"fx-alerts-{tag}",
     )
 
 
@@ -30,9 +33,15 @@ def stack(base_settings: Settings) -> Settings:
     from fxwatch.stack.services import cassandra_ready, kafka_ready
     from fxwatch.store.schema import init_schema
 
-    missing = [name for name, ok in (("Kafka", kafka_ready), ("Cassandra", cassandra_ready)) if not ok(base_settings)]
+    missing = [
+        name
+        for name, ok in (("Kafka", kafka_ready), ("Cassandra", cassandra_ready))
+        if not ok(base_settings)
+    ]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not running: start the local stack with `fxwatch stack up`")
+        pytest.fail(
+            f"{' and '.join(missing)} not running: start the local stack with `fxwatch stack up`"
+        )
     init_schema(base_settings)
     return base_settings
 

@@ -60,11 +60,21 @@ def test_sustained_rate_spans_first_start_to_last_end():
         {"name": "a", "batch": 1, "start_ms": 4000, "duration_ms": 1000, "rows": 9000},
         {"name": "b", "batch": 0, "start_ms": 0, "duration_ms": 3000, "rows": 5000},
         {"name": "b", "batch": 1, "start_ms": 3000, "duration_ms": 2500, "rows": 5000},
-        {"name": "b", "batch": 2, "start_ms": 5500, "duration_ms": 10, "rows": 0},  # idle poll: ignored
+        {
+            "name": "b",
+            "batch": 2,
+            "start_ms": 5500,
+            "duration_ms": 10,
+            "rows": 0,
+        },  # idle poll: ignored
     ]
     r = sustained_rate(ev, total_rows=10_000)
-    assert r["sustained_ticks_per_s"] == 1818.2  # 10 000 ticks from the first start (0) to the last end (5.5 s)
-    assert r["steady_ticks_per_s"] == 2000.0  # b after its warm-up: 5000 rows in 2.5 s (a: 9000 in 1 s)
+    assert (
+        r["sustained_ticks_per_s"] == 1818.2
+    )  # 10 000 ticks from the first start (0) to the last end (5.5 s)
+    assert (
+        r["steady_ticks_per_s"] == 2000.0
+    )  # b after its warm-up: 5000 rows in 2.5 s (a: 9000 in 1 s)
     assert r["batches"] == 4
     assert sustained_rate([], 5)["sustained_ticks_per_s"] is None
 
@@ -74,9 +84,20 @@ def test_compare_reports_the_worst_relative_difference():
 
     from fxwatch.bench.stats import compare
 
-    a = pd.DataFrame({"pair": ["X", "Y"], "hour_of_week": [1, 1], "metric": ["m", "m"], "n": [10, 10],
-                      "mean": [1.0, 2.0], "std": [0.1, 0.2], "median": [1.0, 2.0], "mad": [0.1, 0.1],
-                      "p01": [0.5, 1.5], "p99": [1.5, 2.5]})
+    a = pd.DataFrame(
+        {
+            "pair": ["X", "Y"],
+            "hour_of_week": [1, 1],
+            "metric": ["m", "m"],
+            "n": [10, 10],
+            "mean": [1.0, 2.0],
+            "std": [0.1, 0.2],
+            "median": [1.0, 2.0],
+            "mad": [0.1, 0.1],
+            "p01": [0.5, 1.5],
+            "p99": [1.5, 2.5],
+        }
+    )
     b = a.copy()
     b.loc[1, "mean"] = 2.2
     out = compare(a, b)
@@ -98,7 +119,7 @@ def test_duckdb_yardstick_computes_the_same_statistics_as_the_spark_job(spark, t
 
 
 def test_flaky_server_counts_requests_per_window():
-    from fxwatch.bench.flaky_http import FlakyTrueFX
+    from support.flaky_http import FlakyTrueFX
 
     srv = FlakyTrueFX("u", "p")
     srv.times = [0.0, 0.1, 0.2, 1.5, 1.6, 5.0]
@@ -124,8 +145,11 @@ def test_bench_commands_are_registered_and_the_result_has_the_contract_keys(monk
     args = build_parser().parse_args(["bench", "pipeline", "--ticks", "1000"])
     assert args.ticks == 1000 and args.baseline_ticks == 20_000
     assert build_parser().parse_args(["cluster", "status"]).func
-    result = bench_pipeline(Settings.from_env(), skip={"throughput", "baseline", "latency", "realtime"},
-                            echo=lambda m: None)
+    result = bench_pipeline(
+        Settings.from_env(),
+        skip={"throughput", "baseline", "latency", "realtime"},
+        echo=lambda m: None,
+    )
     for key in ("ticks_per_s", "baseline_ticks_per_s", "p50_latency_ms", "p99_latency_ms"):
         assert key in result
     assert result["machine"]["nproc"] >= 1

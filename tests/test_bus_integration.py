@@ -29,8 +29,11 @@ def settings():
     except FxwatchError as exc:
         pytest.fail(f"integration tests need Kafka: {exc}", pytrace=False)
     run = uuid.uuid4().hex[:10]
-    s = base.with_(quotes_topic=f"fx-quotes-test-{run}", dlq_topic=f"fx-quotes-dlq-test-{run}",
-                   alerts_topic=f"fx-alerts-test-{run}")
+    s = base.with_(
+        quotes_topic=f"fx-quotes-test-{run}",
+        dlq_topic=f"fx-quotes-dlq-test-{run}",
+        alerts_topic=f"fx-alerts-test-{run}",
+    )
     yield s
     admin = admin_client(s)
     try:
@@ -40,11 +43,18 @@ def settings():
 
 
 def consume_all(settings, topic, expected, timeout_s=30.0):
-    """Every record of `topic` (from the beginning) until `expected` arrived or the deadline passed."""
+    """Every record of `topic` (from the beginning) until `expected` arrived or the deadline
+    passed."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, **settings.kafka_client_config(), auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None, consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        topic,
+        **settings.kafka_client_config(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=1000,
+    )
     records = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -63,8 +73,11 @@ def consume_all(settings, topic, expected, timeout_s=30.0):
 
 def test_ensure_topics_is_idempotent(settings):
     first = ensure_topics(settings)
-    assert first == {settings.quotes_topic: "created", settings.dlq_topic: "created",
-                     settings.alerts_topic: "created"}
+    assert first == {
+        settings.quotes_topic: "created",
+        settings.dlq_topic: "created",
+        settings.alerts_topic: "created",
+    }
     assert set(ensure_topics(settings).values()) == {"existing"}
     admin = admin_client(settings)
     try:
@@ -73,7 +86,9 @@ def test_ensure_topics_is_idempotent(settings):
         from kafka.admin import ConfigResource, ConfigResourceType
 
         for topic, days in ((settings.quotes_topic, 7), (settings.dlq_topic, 30)):
-            cfg = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])["topic"][topic]
+            cfg = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])[
+                "topic"
+            ][topic]
             assert int(cfg["retention.ms"]["value"]) == days * 86_400_000
     finally:
         admin.close()
@@ -82,7 +97,9 @@ def test_ensure_topics_is_idempotent(settings):
 def test_produce_sample_with_bad_lines_and_consume_back(settings):
     ensure_topics(settings)
     now = int(time.time() * 1000)
-    synth = generate(SyntheticConfig(start_ms=now - 600_000, duration_s=300, rate=2.0, seed=3, kinds=()))
+    synth = generate(
+        SyntheticConfig(start_ms=now - 600_000, duration_s=300, rate=2.0, seed=3, kinds=())
+    )
     items = list(read_file(SAMPLES / "bad_lines.csv")) + list(synth.quotes())
     good = [i for i in items if isinstance(i, Quote)]
     bad = [i for i in items if isinstance(i, BadLine)]
@@ -115,7 +132,9 @@ def test_produce_sample_with_bad_lines_and_consume_back(settings):
 def test_producer_throughput(settings):
     ensure_topics(settings)
     now = int(time.time() * 1000)
-    synth = generate(SyntheticConfig(start_ms=now - 3_600_000, duration_s=1800, rate=4.0, seed=4, kinds=()))
+    synth = generate(
+        SyntheticConfig(start_ms=now - 3_600_000, duration_s=1800, rate=4.0, seed=4, kinds=())
+    )
     summary = produce(synth.quotes(), settings)
     assert summary.sent == len(synth) and summary.failed == 0
     print(f"\nthroughput: {summary}")

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from fxwatch.bus.producer import ProduceSummary, QuoteProducer, check_item, compression_type, produce, producer_config
+from fxwatch.bus.producer import (
+    ProduceSummary,
+    QuoteProducer,
+    check_item,
+    compression_type,
+    produce,
+    producer_config,
+)
 from fxwatch.bus.topics import ensure_topics, topic_specs
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
@@ -28,7 +35,7 @@ class FakeFuture:
         self.errbacks.append(f)
 
     def resolve(self):
-        for f in (self.errbacks if self.error else self.callbacks):
+        for f in self.errbacks if self.error else self.callbacks:
             f(self.error if self.error else "meta")
 
 
@@ -84,8 +91,14 @@ def test_invalid_quote_objects_are_dead_lettered_not_sent():
 def test_failed_deliveries_raise(settings):
     fake = FakeProducer(fail_topics={"dlq"})
     with pytest.raises(FxwatchError, match="1 of 2 records failed.*broker said no"):
-        produce([Quote("EUR/USD", int(time.time() * 1000), 1.1, 1.2, "t"), BadLine("x", "unparseable: x", "t", 0)],
-                settings, producer=fake)
+        produce(
+            [
+                Quote("EUR/USD", int(time.time() * 1000), 1.1, 1.2, "t"),
+                BadLine("x", "unparseable: x", "t", 0),
+            ],
+            settings,
+            producer=fake,
+        )
 
 
 def test_unconfirmed_records_raise(settings):
@@ -101,7 +114,9 @@ def test_producer_config_is_safe_and_batched(settings):
     cfg = producer_config(settings, timeout_s=7)
     assert cfg["acks"] == "all" and cfg["enable_idempotence"] is True
     assert cfg["linger_ms"] > 0 and cfg["batch_size"] >= 16384
-    assert cfg["compression_type"] in ("lz4", "gzip") and cfg["compression_type"] == compression_type()
+    assert (
+        cfg["compression_type"] in ("lz4", "gzip") and cfg["compression_type"] == compression_type()
+    )
     assert cfg["bootstrap_timeout_ms"] == 7000 and cfg["max_block_ms"] == 7000
     from kafka import KafkaProducer
 
@@ -125,7 +140,9 @@ def _free_port():
 def test_broker_down_is_a_clear_error_after_a_bounded_wait(settings):
     down = settings.with_(kafka_bootstrap=f"127.0.0.1:{_free_port()}")
     t0 = time.monotonic()
-    with pytest.raises(FxwatchError, match=r"not reachable after 2 s — start it with `fxwatch stack up`"):
+    with pytest.raises(
+        FxwatchError, match=r"not reachable after 2 s — start it with `fxwatch stack up`"
+    ):
         produce([], down, timeout_s=2)
     with pytest.raises(FxwatchError, match="not reachable"):
         ensure_topics(down, timeout_s=2)
@@ -141,7 +158,7 @@ def test_summary_rate():
 def _args(*argv):
     import argparse
 
-    from fxwatch.bus import cli
+    from fxwatch.cli import bus as cli
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
@@ -149,14 +166,30 @@ def _args(*argv):
 
 
 def test_cli_builds_each_source(settings):
-    from fxwatch.bus.cli import build_source
+    from fxwatch.cli.bus import build_source
 
-    items, total = build_source(_args("produce", "--source", "synthetic", "--duration", "2m", "--seed", "5",
-                                      "--pairs", "EUR/USD,USD/JPY", "--limit", "50"), settings)
+    items, total = build_source(
+        _args(
+            "produce",
+            "--source",
+            "synthetic",
+            "--duration",
+            "2m",
+            "--seed",
+            "5",
+            "--pairs",
+            "EUR/USD,USD/JPY",
+            "--limit",
+            "50",
+        ),
+        settings,
+    )
     got = list(items)
     assert len(got) == 50 == total and {q.pair for q in got} <= {"EUR/USD", "USD/JPY"}
     files = [str(p) for p in sorted(SAMPLES.glob("lean/*/tick/eurusd/*.csv"))]
-    items, total = build_source(_args("produce", "--source", "replay", "--files", *files, "--limit", "10"), settings)
+    items, total = build_source(
+        _args("produce", "--source", "replay", "--files", *files, "--limit", "10"), settings
+    )
     assert total == 10 and len(list(items)) == 10
     with pytest.raises(FxwatchError, match="--files"):
         build_source(_args("produce", "--source", "replay"), settings)

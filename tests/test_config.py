@@ -18,8 +18,16 @@ def test_defaults_point_at_the_local_stack(tmp_path: Path):
 
 
 def test_environment_beats_dotenv_and_types_are_coerced(tmp_path: Path):
-    (tmp_path / ".env").write_text("FXWATCH_CASSANDRA_PORT=9142\nexport FXWATCH_KEYSPACE='fx2'\n# c\n")
-    s = Settings.from_env(env={"FXWATCH_HOME": str(tmp_path), "FXWATCH_KEYSPACE": "fx3", "SPARK_MASTER": "spark://h:7077"})
+    (tmp_path / ".env").write_text(
+        "FXWATCH_CASSANDRA_PORT=9142\nexport FXWATCH_KEYSPACE='fx2'\n# c\n"
+    )
+    s = Settings.from_env(
+        env={
+            "FXWATCH_HOME": str(tmp_path),
+            "FXWATCH_KEYSPACE": "fx3",
+            "SPARK_MASTER": "spark://h:7077",
+        }
+    )
     assert s.cassandra_port == 9142
     assert s.keyspace == "fx3"
     assert s.spark_master == "spark://h:7077"
@@ -31,16 +39,27 @@ def test_bad_integer_says_which_variable(tmp_path: Path):
 
 
 def test_secrets_only_from_environment_and_never_in_repr(tmp_path: Path):
-    s = Settings.from_env(env={"FXWATCH_HOME": str(tmp_path), "TRUEFX_USER": "alice", "TRUEFX_PASSWORD": "s3cr3t-pw"})
+    s = Settings.from_env(
+        env={"FXWATCH_HOME": str(tmp_path), "TRUEFX_USER": "alice", "TRUEFX_PASSWORD": "s3cr3t-pw"}
+    )
     assert s.truefx_user == "alice" and s.truefx_password == "s3cr3t-pw"
     assert "s3cr3t-pw" not in repr(s) and "alice" not in repr(s)
 
 
 def test_sasl_settings_reach_both_kafka_clients(tmp_path: Path):
-    s = Settings.from_env(env={
-        "FXWATCH_HOME": str(tmp_path), "FXWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "FXWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p",
-    })
+    s = Settings.from_env(
+        env={
+            "FXWATCH_HOME": str(tmp_path),
+            "FXWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "FXWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": "u",
+            "KAFKA_SASL_PASSWORD": "p",
+        }
+    )
     py = s.kafka_client_config()
-    assert (py["security_protocol"], py["sasl_mechanism"], py["sasl_plain_username"]) == ("SASL_SSL", "SCRAM-SHA-512", "u")
+    assert (py["security_protocol"], py["sasl_mechanism"], py["sasl_plain_username"]) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        "u",
+    )
     assert "ScramLoginModule" in s.spark_kafka_options()["kafka.sasl.jaas.config"]

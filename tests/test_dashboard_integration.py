@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from fxwatch.dashboard.sample import sample_frames, seed_cassandra
 pytestmark = pytest.mark.integration
 
 KEYSPACE = "fxwatch_test_dash"
-TABLES = ["quotes", "trends", "alerts", "stats", "stats_versions", "pair_status"]
+TABLES = ["quote_chunks", "trends", "alerts", "stats", "stats_versions", "pair_status"]
 
 
 def free_port() -> int:
@@ -52,20 +52,21 @@ def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.2):
         except Exception as exc:  # not up yet
             last_exc = exc
         time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last error: {last_exc})")
+    raise AssertionError(
+        f"timed out after {timeout_s:.0f} s waiting for {what} (last error: {last_exc})"
+    )
 
 
 @pytest.fixture(scope="module")
 def dash_settings(stack):
     """Settings on a keyspace of the dashboard tests' own, emptied first."""
     from fxwatch.store.connection import connect
-    from fxwatch.store.schema import init_schema
+    from fxwatch.store.schema import init_schema, truncate_tables
 
     settings = stack.with_(keyspace=KEYSPACE)
     init_schema(settings)
     cluster, session = connect(settings)
-    for t in TABLES:
-        session.execute(f"TRUNCATE {KEYSPACE}.{t}", timeout=60)
+    truncate_tables(session, KEYSPACE, TABLES)
     yield settings, session
     cluster.shutdown()
 
@@ -78,7 +79,7 @@ def test_empty_keyspace_shows_the_empty_state(dash_settings):
 
 def test_reads_span_utc_days_with_prepared_statements(dash_settings):
     settings, session = dash_settings
-    end = datetime(2026, 11, 25, 0, 15, tzinfo=timezone.utc)  # 30 min straddling midnight UTC
+    end = datetime(2026, 11, 25, 0, 15, tzinfo=UTC)  # 30 min straddling midnight UTC
     seed_cassandra(session, KEYSPACE, sample_frames(end, minutes=30, pairs=("GBP/USD",)))
     source = CassandraSource(settings)
     try:
@@ -88,10 +89,14 @@ def test_reads_span_utc_days_with_prepared_statements(dash_settings):
         assert days == {"2026-11-24", "2026-11-25"}, "both (pair, day) partitions must be read"
         assert len(snap.quotes) == 1800 and snap.quotes["ts"].is_monotonic_increasing
         assert len(snap.trends) == 30 and set(snap.trends["window_len"]) == {"1m"}
-        assert (snap.trends["window_end"] - snap.trends["window_start"] == timedelta(minutes=1)).all()
+        assert (
+            snap.trends["window_end"] - snap.trends["window_start"] == timedelta(minutes=1)
+        ).all()
         assert set(snap.alerts["detector"]) == {"zscore", "spread"}
         assert set(snap.bands["metric"]) == {"mid", "spread"} and (snap.bands["k"] == 4.0).all()
-        assert source._prepared, "queries go through prepared statements"
+        from fxwatch.store.session import _PREPARED
+
+        assert _PREPARED.get(source.session()), "queries go through prepared statements"
         board = create_app(settings, data_source=source).fxwatch_board
         out = board.refresh(1, "GBP/USD", "1h", "latest", None, None, now=end + timedelta(days=2))
         names = [t.name for t in out[(IDS.price, "figure")].data]
@@ -105,13 +110,19 @@ def test_cli_serves_layout_on_a_port(dash_settings, tmp_path):
     port = free_port()
     env = dict(os.environ, FXWATCH_KEYSPACE=KEYSPACE)
     log = open(tmp_path / "dashboard.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "fxwatch"), "dashboard", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "fxwatch"), "dashboard", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         url = f"http://127.0.0.1:{port}/_dash-layout"
 
         def fetch():
-            assert proc.poll() is None, f"dashboard exited: {(tmp_path / 'dashboard.log').read_text()}"
+            assert proc.poll() is None, (
+                f"dashboard exited: {(tmp_path / 'dashboard.log').read_text()}"
+            )
             with urllib.request.urlopen(url, timeout=2) as resp:
                 return json.loads(resp.read())
 
@@ -135,7 +146,11 @@ def test_cli_says_what_to_do_when_the_port_is_taken():
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        res = subprocess.run([str(Path(sys.executable).parent / "fxwatch"), "dashboard", "--port", str(port)],
-                             capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            [str(Path(sys.executable).parent / "fxwatch"), "dashboard", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert res.returncode == 1
     assert f"port {port}" in res.stderr and "--port" in res.stderr and "Traceback" not in res.stderr

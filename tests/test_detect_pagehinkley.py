@@ -17,8 +17,12 @@ def walk(n=4000, seed=3, drift_from=None, drift=0.0, vol=2e-5, start=1.39):
     rng = random.Random(seed)
     mid, out = start, []
     for i in range(n):
-        mid *= math.exp(rng.gauss(0.0, vol) + (drift if drift_from is not None and i >= drift_from else 0.0))
-        out.append(Quote("EUR/USD", T0 + 500 * i, round(mid - 1e-4, 6), round(mid + 1e-4, 6), "test"))
+        mid *= math.exp(
+            rng.gauss(0.0, vol) + (drift if drift_from is not None and i >= drift_from else 0.0)
+        )
+        out.append(
+            Quote("EUR/USD", T0 + 500 * i, round(mid - 1e-4, 6), round(mid + 1e-4, 6), "test")
+        )
     return out
 
 

@@ -1,4 +1,5 @@
-"""The foundation against the real stack: Spark reads Kafka, the schema is idempotent and keyed right."""
+"""The foundation against the real stack: Spark reads Kafka, the schema is idempotent and keyed
+right."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_schema_is_idempotent_and_keeps_same_millisecond_ticks_apart(stack, cass
     from fxwatch.store.schema import TABLES, init_schema
 
     assert init_schema(stack) == list(TABLES)  # a second run changes nothing and does not fail
-    ts = dt.datetime(2024, 3, 1, 12, 0, 0, 123000, tzinfo=dt.timezone.utc)
+    ts = dt.datetime(2024, 3, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
     day = ts.date()
     insert = cassandra_session.prepare(
         "INSERT INTO quotes (pair, day, ts, seq, bid, ask, source) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -59,5 +60,9 @@ def test_schema_is_idempotent_and_keeps_same_millisecond_ticks_apart(stack, cass
     cassandra_session.execute("DELETE FROM quotes WHERE pair=%s AND day=%s", (pair, day))
     for seq, bid in ((1, 1.1), (2, 1.2), (2, 1.2)):  # the third is a replay of the second
         cassandra_session.execute(insert, (pair, day, ts, seq, bid, bid + 0.0001, "test"))
-    rows = list(cassandra_session.execute("SELECT seq, bid FROM quotes WHERE pair=%s AND day=%s", (pair, day)))
+    rows = list(
+        cassandra_session.execute(
+            "SELECT seq, bid FROM quotes WHERE pair=%s AND day=%s", (pair, day)
+        )
+    )
     assert sorted((r.seq, r.bid) for r in rows) == [(1, 1.1), (2, 1.2)]

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fxwatch.detect.scalar import (
+from fxwatch.datasets import nab_dir
+from fxwatch.eval.contextual import ContextualNovelty, RecentMaxGate, value_facts
+from fxwatch.eval.nab import load_corpus, load_profiles, load_windows, score_corpus
+from fxwatch.eval.nab_detectors import (
     SCALAR_DETECTORS,
     ClassicBounds,
     LevelNovelty,
     RankCalibrated,
     RestGate,
+    ScalarDetector,
+    WeightedMax,
+    contextual_nab,
+    fxwatch_ctx,
     fxwatch_nab,
     score_series,
 )
-from fxwatch.eval.nab import load_corpus, load_profiles, load_windows, score_corpus
+from support.datasets import needs_dataset
 
-NAB = Path("/work/shared/data/nab")
+NAB = nab_dir(must_exist=False)
 
 
 def periodic(n=3000, seed=0):
@@ -76,7 +82,7 @@ def test_rank_and_gate():
     assert [g.update(0, 0.0) for _ in range(8)] == [1.0, 0, 0, 0, 1.0, 0, 0, 0]
 
 
-@pytest.mark.skipif(not (NAB / "data").is_dir(), reason="NAB corpus not present")
+@needs_dataset("nab", "data", "labels", "config")
 def test_corpus_scores_default_beats_classic_and_windowed_gaussian():
     corpus = load_corpus(NAB)
     windows = load_windows(NAB / "labels/combined_windows.json")
@@ -84,7 +90,10 @@ def test_corpus_scores_default_beats_classic_and_windowed_gaussian():
     names = [n for n in corpus if n in windows]
 
     def run(name):
-        scores = {n: score_series(SCALAR_DETECTORS[name], corpus[n].ts_ms, corpus[n].values) for n in names}
+        scores = {
+            n: score_series(SCALAR_DETECTORS[name], corpus[n].ts_ms, corpus[n].values)
+            for n in names
+        }
         return {p: r.normalised for p, r in score_corpus(corpus, windows, profiles, scores).items()}
 
     ours, classic = run("fxwatch"), run("classic")
@@ -96,8 +105,6 @@ def test_corpus_scores_default_beats_classic_and_windowed_gaussian():
 
 
 def test_contextual_learns_a_repeating_pattern_and_flags_a_new_one():
-    from fxwatch.detect.contextual import ContextualNovelty
-
     x = np.tile([0.0, 1.0, 3.0, 7.0, 3.0, 1.0], 300).astype(float)
     det = ContextualNovelty(probation=120)
     s = np.array([det.update(i, v) for i, v in enumerate(x)])
@@ -111,16 +118,12 @@ def test_contextual_learns_a_repeating_pattern_and_flags_a_new_one():
 
 
 def test_value_facts_are_bits_with_a_sign_fact_below_the_range():
-    from fxwatch.detect.contextual import value_facts
-
     assert value_facts(5.0, 0.0, 1.0, 3) == (65536 + 1, 65536 + 2, 65536 + 5)  # 5 = 0b101
     assert len(value_facts(9.0, 0.0, 1.0, 3)) == 4  # beyond the range: a fourth bit
     assert 65535 in value_facts(-2.0, 0.0, 1.0, 3)
 
 
 def test_contextual_scores_do_not_depend_on_the_future():
-    from fxwatch.detect.contextual import ContextualNovelty
-
     x = periodic(700)
     full = score_series(lambda p: ContextualNovelty(100), np.arange(700), x)
     assert not full[:100].any() and full[100:].any()
@@ -131,9 +134,6 @@ def test_contextual_scores_do_not_depend_on_the_future():
 
 
 def test_contextual_margin_widens_the_learnt_range_and_gate_follows_cad():
-    from fxwatch.detect.contextual import ContextualNovelty, RecentMaxGate
-    from fxwatch.detect.scalar import contextual_nab
-
     det = ContextualNovelty(probation=10, margin=1.0)
     for i in range(10):
         det.update(i, float(i))  # learnt range [0, 9] -> [-9, 18] in 7 steps
@@ -156,9 +156,6 @@ def test_contextual_margin_widens_the_learnt_range_and_gate_follows_cad():
 
 
 def test_weighted_max_and_the_fxwatch_ctx_recipe():
-    from fxwatch.detect.contextual import RecentMaxGate
-    from fxwatch.detect.scalar import WeightedMax, fxwatch_ctx
-
     class Const:
         def __init__(self, name, v):
             self.name, self.v = name, v
@@ -174,3 +171,10 @@ def test_weighted_max_and_the_fxwatch_ctx_recipe():
     assert d.weights == [1.0, 0.5]
     assert isinstance(d.inners[0], RestGate) and d.inners[0].rest == 150
     assert isinstance(d.inners[1], RecentMaxGate) and d.inners[1].recent.maxlen == 150
+
+
+def test_every_nab_detector_follows_the_scalar_protocol():
+    for name, factory in SCALAR_DETECTORS.items():
+        det = factory(100)
+        assert isinstance(det, ScalarDetector), name
+        assert 0.0 <= det.update(0, 1.0) <= 1.0

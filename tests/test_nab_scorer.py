@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from fxwatch.datasets import nab_dir
 from fxwatch.eval.nab import (
     load_corpus,
     load_profiles,
@@ -20,9 +19,10 @@ from fxwatch.eval.nab import (
     score_corpus,
     sweep_file,
 )
+from support.datasets import needs_dataset
 
-NAB = Path("/work/shared/data/nab")
-needs_nab = pytest.mark.skipif(not (NAB / "data").is_dir(), reason="NAB corpus not present")
+NAB = nab_dir(must_exist=False)
+needs_nab = needs_dataset("nab", "data", "labels", "config", "results")
 COST = {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11, "tnWeight": 1.0}
 
 
@@ -100,9 +100,18 @@ def test_reproduces_published_windowed_gaussian():
 def test_nab_cli_scores_published_folder_and_runs_a_detector(capsys):
     from fxwatch.cli import main
 
-    assert main(["nab", "--data", str(NAB), "--scores-from", str(NAB / "results/windowedGaussian")]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "standard=39.6 reward_low_FP_rate=20.9 reward_low_FN_rate=47.4"
-    assert main(["nab", "--data", str(NAB / "data"), "--detector", "classic", "--profile", "standard"]) == 0
+    assert (
+        main(["nab", "--data", str(NAB), "--scores-from", str(NAB / "results/windowedGaussian")])
+        == 0
+    )
+    assert (
+        capsys.readouterr().out.splitlines()[0]
+        == "standard=39.6 reward_low_FP_rate=20.9 reward_low_FN_rate=47.4"
+    )
+    assert (
+        main(["nab", "--data", str(NAB / "data"), "--detector", "classic", "--profile", "standard"])
+        == 0
+    )
     line = capsys.readouterr().out.splitlines()[0]
     assert line.startswith("standard=") and "reward_low" not in line
     assert main(["nab", "--data", str(NAB), "--profile", "nope"]) == 1

@@ -1,11 +1,12 @@
-"""Every numbered notebook is paired, output-free, documented, and runs end to end with papermill."""
+"""Every numbered notebook is paired, output-free, documented, and runs end to end with
+papermill."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -13,8 +14,17 @@ import pytest
 
 from fxwatch.config import Settings
 from fxwatch.notebooks import (
-    KERNEL, TEST_PARAMETERS, check_notebooks, code_cells, kernel_installed, notebook_parameters,
-    numbered_notebooks, parameter_names, read_py, run_notebooks, run_one,
+    KERNEL,
+    QUICK_PARAMETERS,
+    check_notebooks,
+    code_cells,
+    kernel_installed,
+    notebook_parameters,
+    numbered_notebooks,
+    parameter_names,
+    read_py,
+    run_notebooks,
+    run_one,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +36,12 @@ PLANTED_SECRET = "planted-Fx-secret-3b1f9c"
 # Notebook runs of the suite read and write the test keyspace, never the demo one.
 RUN_ENV = {
     "FXWATCH_KEYSPACE": "fxwatch_test",
-    **{name: os.environ.get(name) or PLANTED_SECRET
-       for name in ("TRUEFX_PASSWORD", "CASSANDRA_PASSWORD", "KAFKA_SASL_PASSWORD")},
+    **{
+        name: os.environ.get(name) or PLANTED_SECRET
+        for name in ("TRUEFX_PASSWORD", "CASSANDRA_PASSWORD", "KAFKA_SASL_PASSWORD")
+    },
 }
-RUN_STAMP = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-pytest"
+RUN_STAMP = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-pytest"
 
 
 def _ids(paths):
@@ -52,7 +64,9 @@ def test_ipynb_code_cells_agree_with_py(py):
     ipynb = py.with_suffix(".ipynb")
     assert ipynb.exists(), f"{ipynb.name} missing: run `fxwatch notebooks sync`"
     nb = nbformat.read(ipynb, as_version=4)
-    assert code_cells(nb) == code_cells(read_py(py)), f"{ipynb.name} is stale: run `fxwatch notebooks sync`"
+    assert code_cells(nb) == code_cells(read_py(py)), (
+        f"{ipynb.name} is stale: run `fxwatch notebooks sync`"
+    )
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert nb.metadata["kernelspec"]["name"] == KERNEL
     assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
@@ -63,14 +77,26 @@ def test_parameters_are_typed_commented_and_documented(py):
     params = notebook_parameters(py)
     assert params, f"{py.name} declares no parameters"
     unparsed = sorted(set(parameter_names(read_py(py))) - set(params))
-    assert not unparsed, (f"{py.name}: papermill cannot parse {unparsed} — keep '=' out of the help comment "
-                          "(papermill skips any line with two '=')")
+    assert not unparsed, (
+        f"{py.name}: papermill cannot parse {unparsed} — keep '=' out of the help comment "
+        "(papermill skips any line with two '=')"
+    )
     for name, p in params.items():
-        assert p["inferred_type_name"] not in ("None", None), f"{py.name}: parameter {name} has no type annotation"
+        assert p["inferred_type_name"] not in ("None", None), (
+            f"{py.name}: parameter {name} has no type annotation"
+        )
         assert p["help"], f"{py.name}: parameter {name} has no comment saying what it is"
     # `papermill --help-notebook` lists them (what a person running the job reads).
-    res = subprocess.run([str(Path(sys.executable).parent / "papermill"), "--help-notebook",
-                          str(py.with_suffix(".ipynb"))], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "papermill"),
+            "--help-notebook",
+            str(py.with_suffix(".ipynb")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     for name in params:
         assert name in res.stdout
@@ -79,21 +105,23 @@ def test_parameters_are_typed_commented_and_documented(py):
 @pytest.mark.parametrize("py", PYS, ids=_ids(PYS))
 def test_test_parameters_name_declared_parameters(py):
     """A renamed parameter must fail here, not be silently ignored by the test runs."""
-    given = TEST_PARAMETERS.get(py.name[:2], {})
+    given = QUICK_PARAMETERS.get(py.name[:2], {})
     unknown = sorted(set(given) - set(parameter_names(read_py(py))))
-    assert not unknown, f"TEST_PARAMETERS for {py.name} names {unknown}, which it does not declare"
+    assert not unknown, f"QUICK_PARAMETERS for {py.name} names {unknown}, which it does not declare"
 
 
 def test_sync_writes_ipynb_without_outputs(tmp_path):
     from fxwatch.notebooks import sync_notebooks
 
     (tmp_path / "09-x.py").write_text(
-        '# %% tags=["parameters"]\nn: int = 2  # how many\n\n# %%\nprint(n * 2)\n', encoding="utf-8")
+        '# %% tags=["parameters"]\nn: int = 2  # how many\n\n# %%\nprint(n * 2)\n', encoding="utf-8"
+    )
     assert [p.name for p in sync_notebooks(tmp_path, echo=lambda s: None)] == ["09-x.ipynb"]
     assert sync_notebooks(tmp_path, echo=lambda s: None) == []  # idempotent
     assert check_notebooks(tmp_path) == []
     (tmp_path / "09-x.py").write_text(
-        '# %% tags=["parameters"]\nn: int = 3  # how many\n\n# %%\nprint(n * 2)\n', encoding="utf-8")
+        '# %% tags=["parameters"]\nn: int = 3  # how many\n\n# %%\nprint(n * 2)\n', encoding="utf-8"
+    )
     assert any("differ" in p for p in check_notebooks(tmp_path))
 
 
@@ -108,16 +136,28 @@ def kernel():
 def test_runner_stops_at_the_first_failing_cell_and_names_it(tmp_path, kernel):
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
-    (nbdir / "01-ok.py").write_text('# %% tags=["parameters"]\nx: int = 1  # a number\n\n# %%\nprint(x)\n')
+    (nbdir / "01-ok.py").write_text(
+        '# %% tags=["parameters"]\nx: int = 1  # a number\n\n# %%\nprint(x)\n'
+    )
     (nbdir / "02-bad.py").write_text(
-        '# %% tags=["parameters"]\nx: int = 1  # a number\n\n# %%\ny = x + 1\n\n# %%\nraise RuntimeError("boom")\n')
-    (nbdir / "03-never.py").write_text('# %% tags=["parameters"]\nx: int = 1  # a number\n\n# %%\nprint(x)\n')
+        '# %% tags=["parameters"]\nx: int = 1  # a number\n\n# %%\ny = x + 1\n\n# %%\n'
+        'raise RuntimeError("boom")\n'
+    )
+    (nbdir / "03-never.py").write_text(
+        '# %% tags=["parameters"]\nx: int = 1  # a number\n\n# %%\nprint(x)\n'
+    )
     lines: list[str] = []
-    results = run_notebooks(nbdir, tmp_path / "runs", parameters={"01": {"x": 5, "nope": 1}}, echo=lines.append)
+    results = run_notebooks(
+        nbdir, tmp_path / "runs", parameters={"01": {"x": 5, "nope": 1}}, echo=lines.append
+    )
     assert [r.name for r in results] == ["01-ok", "02-bad"], "must stop at the first failure"
     ok, bad = results
     assert ok.ok and ok.parameters == {"x": 5} and ok.ignored == ["nope"]
-    assert not bad.ok and "RuntimeError: boom" in bad.error and 'raise RuntimeError("boom")' in bad.failed_source
+    assert (
+        not bad.ok
+        and "RuntimeError: boom" in bad.error
+        and 'raise RuntimeError("boom")' in bad.failed_source
+    )
     assert any("FAIL  02-bad" in line and "raise RuntimeError" in line for line in lines)
     executed = nbformat.read(ok.output, as_version=4)
     assert executed.metadata["papermill"]["parameters"] == {"x": 5}  # the audit trail
@@ -131,6 +171,6 @@ def test_runner_stops_at_the_first_failing_cell_and_names_it(tmp_path, kernel):
 @pytest.mark.parametrize("py", PYS, ids=_ids(PYS))
 def test_notebook_runs(py, stack, kernel):
     out_dir = Settings.from_env().runs_dir / "notebooks" / RUN_STAMP
-    res = run_one(py, out_dir, TEST_PARAMETERS.get(py.name[:2], {}), env=RUN_ENV)
+    res = run_one(py, out_dir, QUICK_PARAMETERS.get(py.name[:2], {}), env=RUN_ENV)
     assert res.ok, res.line()
     assert res.output.exists()

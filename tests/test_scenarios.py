@@ -23,12 +23,19 @@ def test_triangle_pairs_both_orientations():
 
 
 def test_recall_delay_and_tolerance():
-    labels = [lab("a", "spike", "EUR/USD", 100, 100), lab("b", "spike", "USD/JPY", 500, 500),
-              lab("c", "frozen", "GBP/USD", 1000, 1060)]
+    labels = [
+        lab("a", "spike", "EUR/USD", 100, 100),
+        lab("b", "spike", "USD/JPY", 500, 500),
+        lab("c", "frozen", "GBP/USD", 1000, 1060),
+    ]
     alerts = [
-        Alert("EUR/USD", 100 * S - 500, "zscore"),  # 0.5 s early: within the 1 s tolerance, delay clipped to 0
+        Alert(
+            "EUR/USD", 100 * S - 500, "zscore"
+        ),  # 0.5 s early: within the 1 s tolerance, delay clipped to 0
         Alert("USD/JPY", 498 * S, "zscore"),  # 2 s early: outside tolerance -> miss + false alarm
-        Alert("GBP/USD", 1012 * S, "stale", 1.0, 1013 * S),  # raised 1 s after the tick it points at
+        Alert(
+            "GBP/USD", 1012 * S, "stale", 1.0, 1013 * S
+        ),  # raised 1 s after the tick it points at
         Alert("GBP/USD", 1020 * S, "bounds"),
     ]
     sc = score_scenarios(alerts, labels, pairs=PAIRS, pair_hours=5.0)
@@ -48,24 +55,35 @@ def test_recall_delay_and_tolerance():
 
 def test_grace_after_end():
     labels = [lab("r", "fix_ramp", "EUR/USD", 0, 600)]
-    inside = score_scenarios([Alert("EUR/USD", 629 * S, "ramp")], labels, pairs=PAIRS, pair_hours=1, grace_ms=30 * S)
-    after = score_scenarios([Alert("EUR/USD", 631 * S, "ramp")], labels, pairs=PAIRS, pair_hours=1, grace_ms=30 * S)
+    inside = score_scenarios(
+        [Alert("EUR/USD", 629 * S, "ramp")], labels, pairs=PAIRS, pair_hours=1, grace_ms=30 * S
+    )
+    after = score_scenarios(
+        [Alert("EUR/USD", 631 * S, "ramp")], labels, pairs=PAIRS, pair_hours=1, grace_ms=30 * S
+    )
     assert inside.events[0].detected and inside.events[0].delay_ms == 629 * S
     assert not after.events[0].detected and len(after.false_alarm_clusters) == 1
 
 
 def test_cross_break_detected_on_any_triangle_leg_only():
     labels = [lab("x", "cross_break", "EUR/JPY", 100, 130)]
-    on_leg = score_scenarios([Alert("USD/JPY", 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1)
-    off = score_scenarios([Alert("GBP/USD", 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1)
+    on_leg = score_scenarios(
+        [Alert("USD/JPY", 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1
+    )
+    off = score_scenarios(
+        [Alert("GBP/USD", 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1
+    )
     assert on_leg.events[0].detected and not on_leg.clusters
     assert not off.events[0].detected and len(off.false_alarm_clusters) == 1
 
 
 def test_crossrate_echo_of_a_spike_is_explained_not_detection_or_false_alarm():
     labels = [lab("s", "spike", "EUR/USD", 100, 100)]
-    alerts = [Alert("EUR/USD", 100 * S, "zscore"), Alert("EUR/JPY", 100 * S + 300, "crossrate"),
-              Alert("EUR/JPY", 100 * S + 400, "zscore")]  # a non-cross detector on another pair is not explained
+    alerts = [
+        Alert("EUR/USD", 100 * S, "zscore"),
+        Alert("EUR/JPY", 100 * S + 300, "crossrate"),
+        Alert("EUR/JPY", 100 * S + 400, "zscore"),
+    ]  # a non-cross detector on another pair is not explained
     sc = score_scenarios(alerts, labels, pairs=PAIRS, pair_hours=1)
     assert sc.events[0].n_alerts == 1
     assert sc.matched_alerts == 2
@@ -73,10 +91,14 @@ def test_crossrate_echo_of_a_spike_is_explained_not_detection_or_false_alarm():
 
 
 def test_false_alarms_cluster_by_pair_and_gap():
-    burst = [Alert("EUR/USD", 1000 * S + i * 100, "crossed") for i in range(500)]  # 50 s, 100 ms apart
+    burst = [
+        Alert("EUR/USD", 1000 * S + i * 100, "crossed") for i in range(500)
+    ]  # 50 s, 100 ms apart
     later = [Alert("EUR/USD", 1200 * S, "zscore")]  # 150 s after the burst: a new cluster
     other = [Alert("USD/JPY", 1010 * S, "zscore")]  # same time, other pair: its own cluster
-    sc = score_scenarios(burst + later + other, [], pairs=PAIRS, pair_hours=10.0, cluster_gap_ms=30 * S)
+    sc = score_scenarios(
+        burst + later + other, [], pairs=PAIRS, pair_hours=10.0, cluster_gap_ms=30 * S
+    )
     sizes = sorted(c.n_alerts for c in sc.clusters)
     assert sizes == [1, 1, 500]
     assert sc.summary()["fa_per_pair_hour"] == pytest.approx(0.3)
@@ -85,8 +107,11 @@ def test_false_alarms_cluster_by_pair_and_gap():
 
 def test_legit_moves_counted_separately():
     legit = [lab("n", "news_jump", "EUR/USD;EUR/JPY;EUR/GBP", 100, 400)]
-    alerts = [Alert("EUR/JPY", 150 * S, "bounds"), Alert("USD/JPY", 150 * S, "bounds"),
-              Alert("USD/JPY", 151 * S, "crossrate")]
+    alerts = [
+        Alert("EUR/JPY", 150 * S, "bounds"),
+        Alert("USD/JPY", 150 * S, "bounds"),
+        Alert("USD/JPY", 151 * S, "crossrate"),
+    ]
     sc = score_scenarios(alerts, [], legit, pairs=PAIRS, pair_hours=1)
     s = sc.summary()
     assert s["legit_clusters"] == 2 and s["legit_events_hit"] == 1 and s["legit_events"] == 1
@@ -104,8 +129,15 @@ def test_legit_and_noise_on_same_pair_split():
 
 
 def test_as_alerts_from_dataframe_iso_and_tuples():
-    df = pd.DataFrame({"pair": ["EUR/USD"], "ts": ["2024-01-15T14:00:01.500Z"], "detector": ["spread"],
-                       "score": [0.9], "reason": ["x"]})
+    df = pd.DataFrame(
+        {
+            "pair": ["EUR/USD"],
+            "ts": ["2024-01-15T14:00:01.500Z"],
+            "detector": ["spread"],
+            "score": [0.9],
+            "reason": ["x"],
+        }
+    )
     a = as_alerts(df)[0]
     assert a.ts_ms == 1_705_327_201_500 and a.detector == "spread" and a.raised_ms == a.ts_ms
     t = as_alerts([("EUR/USD", 5, "zscore", 0.7, 9)])[0]
@@ -113,10 +145,18 @@ def test_as_alerts_from_dataframe_iso_and_tuples():
 
 
 def test_merge_pools_events_and_pair_hours():
-    a = score_scenarios([Alert("EUR/USD", 100 * S, "z")], [lab("1", "spike", "EUR/USD", 100, 100)],
-                        pairs=PAIRS, pair_hours=5)
-    b = score_scenarios([Alert("EUR/USD", 900 * S, "z")], [lab("2", "spike", "EUR/USD", 100, 100)],
-                        pairs=PAIRS, pair_hours=5)
+    a = score_scenarios(
+        [Alert("EUR/USD", 100 * S, "z")],
+        [lab("1", "spike", "EUR/USD", 100, 100)],
+        pairs=PAIRS,
+        pair_hours=5,
+    )
+    b = score_scenarios(
+        [Alert("EUR/USD", 900 * S, "z")],
+        [lab("2", "spike", "EUR/USD", 100, 100)],
+        pairs=PAIRS,
+        pair_hours=5,
+    )
     m = merge_scores([a, b]).summary()
     assert (m["events"], m["detected"], m["pair_hours"], m["false_alarm_clusters"]) == (2, 1, 10, 1)
     assert m["fa_per_pair_hour"] == pytest.approx(0.1)
@@ -125,8 +165,17 @@ def test_merge_pools_events_and_pair_hours():
 def test_flagged_between_and_frame():
     from fxwatch.eval.scenarios import alerts_frame, flagged_between
 
-    al = [Alert("EUR/USD", 10, "zscore"), Alert("EUR/USD", 20, "ramp"), Alert("NZD/USD", 15, "ramp")]
+    al = [
+        Alert("EUR/USD", 10, "zscore"),
+        Alert("EUR/USD", 20, "ramp"),
+        Alert("NZD/USD", 15, "ramp"),
+    ]
     assert [a.ts_ms for a in flagged_between(al, "EUR/USD", 10, 19)] == [10]
-    assert [a.detector for a in flagged_between(al, "EUR/USD", 0, 99, detectors=["ramp"])] == ["ramp"]
+    assert [a.detector for a in flagged_between(al, "EUR/USD", 0, 99, detectors=["ramp"])] == [
+        "ramp"
+    ]
     df = alerts_frame(al)
-    assert list(df.columns) == ["pair", "ts_ms", "time", "detector", "score", "emitted_ms"] and len(df) == 3
+    assert (
+        list(df.columns) == ["pair", "ts_ms", "time", "detector", "score", "emitted_ms"]
+        and len(df) == 3
+    )

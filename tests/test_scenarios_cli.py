@@ -20,7 +20,8 @@ def test_scenarios_cli_rejects_bad_hours(capsys):
 
 
 def test_run_scenario_builds_fresh_detectors_per_run():
-    """Two runs of one seed agree exactly: no detector state leaks from one scenario into the next."""
+    """Two runs of one seed agree exactly: no detector state leaks from one scenario into the
+    next."""
     from fxwatch.eval.scenarios import confirmed_cross, run_scenario
 
     a = run_scenario(4, 0.25, cross_factory=confirmed_cross)

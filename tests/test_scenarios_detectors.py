@@ -11,16 +11,21 @@ def _noise(rng, n, t0, mid0=1.09, step=0.00001):
     out, mid = [], mid0
     for i in range(n):
         mid = round(mid + rng.choice((-step, 0.0, step)), 5)
-        out.append(Quote("EUR/USD", t0 + 250 * i, round(mid - 0.00003, 5), round(mid + 0.00003, 5), "t"))
+        out.append(
+            Quote("EUR/USD", t0 + 250 * i, round(mid - 0.00003, 5), round(mid + 0.00003, 5), "t")
+        )
     return out
 
 
 def test_zscore_quiet_after_a_frozen_stretch():
-    """600 identical quotes must not shrink the return scale so that ordinary moves look like spikes."""
+    """600 identical quotes must not shrink the return scale so that ordinary moves look like
+    spikes."""
     rng = random.Random(7)
     before = _noise(rng, 2000, 0)
     last = before[-1]
-    frozen = [Quote("EUR/USD", last.ts_ms + 250 * (i + 1), last.bid, last.ask, "t") for i in range(600)]
+    frozen = [
+        Quote("EUR/USD", last.ts_ms + 250 * (i + 1), last.bid, last.ask, "t") for i in range(600)
+    ]
     after = _noise(rng, 2000, frozen[-1].ts_ms + 250, mid0=(last.bid + last.ask) / 2)
     det = RobustZScore()
     alerts = [v for q in before + frozen + after if (v := det.update(q)) is not None and v.alert]
@@ -31,7 +36,9 @@ def test_zscore_still_flags_bad_tick_after_frozen_stretch():
     rng = random.Random(8)
     qs = _noise(rng, 2000, 0)
     last = qs[-1]
-    qs += [Quote("EUR/USD", last.ts_ms + 250 * (i + 1), last.bid, last.ask, "t") for i in range(600)]
+    qs += [
+        Quote("EUR/USD", last.ts_ms + 250 * (i + 1), last.bid, last.ask, "t") for i in range(600)
+    ]
     t = qs[-1].ts_ms
     qs.append(Quote("EUR/USD", t + 250, last.bid + 0.0050, last.ask + 0.0050, "t"))  # 50 pips off
     qs.append(Quote("EUR/USD", t + 500, last.bid, last.ask, "t"))  # and back
@@ -55,13 +62,18 @@ def _tri(det, t, eurusd, usdjpy, eurjpy, order=("EUR/USD", "USD/JPY", "EUR/JPY")
 def test_crossrate_confirm_legs_ignores_a_news_jump_reaching_legs_one_by_one():
     from fxwatch.detect.triangle import CrossRate
 
-    for confirm, expect in ((False, 2), (True, 0)):  # unconfirmed: EUR/USD, then USD/JPY vs the stale EUR/JPY
+    for confirm, expect in (
+        (False, 2),
+        (True, 0),
+    ):  # unconfirmed: EUR/USD, then USD/JPY vs the stale EUR/JPY
         det = CrossRate(confirm_legs=confirm)
         got = _tri(det, 0, 1.09, 148.0, 1.09 * 148.0)
         # EUR jumps 40 bp: EUR/USD quotes the new level 300 ms before EUR/JPY does.
         up = 1.004
         got += _tri(det, 1000, 1.09 * up, 148.0, 1.09 * 148.0, order=("EUR/USD",))
-        got += _tri(det, 1300, 1.09 * up, 148.0, 1.09 * up * 148.0, order=("USD/JPY", "EUR/JPY", "EUR/USD"))
+        got += _tri(
+            det, 1300, 1.09 * up, 148.0, 1.09 * up * 148.0, order=("USD/JPY", "EUR/JPY", "EUR/USD")
+        )
         assert len(got) == expect, confirm
 
 
@@ -77,11 +89,16 @@ def test_crossrate_confirm_legs_still_flags_a_persistent_break():
     assert [(v.pair, v.ts_ms) for v in got] == [("EUR/JPY", 1202)] and "+30.0 bp" in got[0].reason
     for t in range(1400, 3000, 200):
         got += _tri(det, t, 1.09, 148.0, off)
-    assert sorted(v.pair for v in got) == ["EUR/JPY", "EUR/USD", "USD/JPY"]  # at most once per leg's view
+    assert sorted(v.pair for v in got) == [
+        "EUR/JPY",
+        "EUR/USD",
+        "USD/JPY",
+    ]  # at most once per leg's view
 
 
 def _float_noise_then_walk(seed):
-    """First 'change' is float noise of (bid+ask)/2 (same mid on paper), then a calm one-tick random walk."""
+    """First 'change' is float noise of (bid+ask)/2 (same mid on paper), then a calm one-tick random
+    walk."""
     for i in range(1000):  # a quote pair whose mids agree on paper but not in binary floating point
         b, a = round(1.08 + i * 1e-5, 5), round(1.08006 + i * 1e-5, 5)
         b2, a2 = round(b - 1e-5, 5), round(a + 1e-5, 5)
@@ -98,7 +115,8 @@ def _float_noise_then_walk(seed):
 
 
 def test_float_noise_first_change_does_not_seed_a_zero_variance():
-    """Ramp and CUSUM used to take a ~1e-30 variance from it and fire on the first ordinary moves."""
+    """Ramp and CUSUM used to take a ~1e-30 variance from it and fire on the first ordinary
+    moves."""
     from fxwatch.detect.cusum import Cusum
     from fxwatch.detect.ramp import RampRevert
 

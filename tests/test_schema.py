@@ -8,7 +8,15 @@ import pytest
 
 from fxwatch import schema
 from fxwatch.schema import (
-    BadLine, Quote, Reason, make_quote, normalize_pair, parse_ts, pair_problem, ts_problem, validate_quote,
+    BadLine,
+    Quote,
+    Reason,
+    make_quote,
+    normalize_pair,
+    pair_problem,
+    parse_ts,
+    ts_problem,
+    validate_quote,
 )
 
 NOW = 1_705_327_200_000  # 2024-01-15T14:00:00Z
@@ -32,8 +40,17 @@ def test_quote_keeps_its_constructor_and_properties():
 def test_json_round_trip_and_versioned_compact_form():
     quote = q(low=1.08, high=1.10, open=1.09)
     text = quote.to_json()
-    assert json.loads(text) == {"v": 1, "pair": "EUR/USD", "ts": NOW - 1000, "bid": 1.09001, "ask": 1.09008,
-                                "src": "test", "low": 1.08, "high": 1.10, "open": 1.09}
+    assert json.loads(text) == {
+        "v": 1,
+        "pair": "EUR/USD",
+        "ts": NOW - 1000,
+        "bid": 1.09001,
+        "ask": 1.09008,
+        "src": "test",
+        "low": 1.08,
+        "high": 1.10,
+        "open": 1.09,
+    }
     assert " " not in text
     assert Quote.from_json(text) == quote
     assert Quote.from_json(q().to_json()) == q()
@@ -53,10 +70,20 @@ def test_badline_round_trip():
     assert bad.code == Reason.FIELD_COUNT
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("EUR/USD", "EUR/USD"), ("eurusd", "EUR/USD"), ("EUR_USD", "EUR/USD"), (" usd/jpy ", "USD/JPY"),
-    ("EUR/EUR", None), ("ABC/USD", None), ("EURO/USD", None), ("EUR", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("EUR/USD", "EUR/USD"),
+        ("eurusd", "EUR/USD"),
+        ("EUR_USD", "EUR/USD"),
+        (" usd/jpy ", "USD/JPY"),
+        ("EUR/EUR", None),
+        ("ABC/USD", None),
+        ("EURO/USD", None),
+        ("EUR", None),
+        ("", None),
+    ],
+)
 def test_normalize_pair(text, expected):
     assert normalize_pair(text) == expected
 
@@ -68,9 +95,17 @@ def test_pair_problem_explains():
     assert "same currency" in pair_problem("USD/USD")
 
 
-@pytest.mark.parametrize("field,value", [
-    ("bid", 0.0), ("bid", -1.0), ("ask", math.nan), ("ask", math.inf), ("bid", -math.inf), ("low", 0.0),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("bid", 0.0),
+        ("bid", -1.0),
+        ("ask", math.nan),
+        ("ask", math.inf),
+        ("bid", -math.inf),
+        ("low", 0.0),
+    ],
+)
 def test_non_finite_or_non_positive_prices_are_rejected(field, value):
     reason = validate_quote(q(**{field: value}), now=NOW)
     assert reason is not None and Reason.code(reason) == Reason.BAD_PRICE and field in reason
@@ -128,8 +163,10 @@ def test_spark_schema_is_lazy_and_matches_the_wire_form():
 def test_schema_module_imports_without_pyspark():
     import subprocess
 
-    code = ("import sys; sys.modules['pyspark'] = None; import fxwatch.schema as s; "
-            "print(s.Quote('EUR/USD', 1, 1.0, 2.0, 'x').to_json())")
+    code = (
+        "import sys; sys.modules['pyspark'] = None; import fxwatch.schema as s; "
+        "print(s.Quote('EUR/USD', 1, 1.0, 2.0, 'x').to_json())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert '"pair":"EUR/USD"' in out.stdout
 
@@ -139,13 +176,48 @@ def test_fast_json_path_gives_the_same_text_as_json_dumps():
 
     rng = random.Random(5)
     for _ in range(500):
-        quote = Quote(rng.choice(["EUR/USD", "USD/JPY"]), rng.randrange(MIN, NOW), rng.uniform(0.5, 200),
-                      rng.uniform(0.5, 200), rng.choice(["csv", 'we"ird\\src', "synthétique"]))
+        quote = Quote(
+            rng.choice(["EUR/USD", "USD/JPY"]),
+            rng.randrange(MIN, NOW),
+            rng.uniform(0.5, 200),
+            rng.uniform(0.5, 200),
+            rng.choice(["csv", 'we"ird\\src', "synthétique"]),
+        )
         validate_quote(quote, now=NOW)  # marks the pair as known: the fast path applies
         assert quote.to_json() == json.dumps(quote.to_dict(), separators=(",", ":"))
         assert Quote.from_json(quote.to_json()) == quote
-    odd = Quote('EUR"/USD', NOW, math.nan, 1.0, "x")  # invalid quotes still serialise (for the DLQ raw form)
+    odd = Quote(
+        'EUR"/USD', NOW, math.nan, 1.0, "x"
+    )  # invalid quotes still serialise (for the DLQ raw form)
     assert json.loads(odd.to_json())["pair"] == 'EUR"/USD'
 
 
 MIN = schema.MIN_TS_MS
+
+
+def test_quote_and_wire_validators_agree_on_random_quotes():
+    # validate_quote (with its inline fast path) and validate_record (the wire form, as Spark reads
+    # it) both evaluate QUOTE_RULES: the same reason for the same quote
+    import random
+
+    from fxwatch.schema import validate_record
+
+    rng = random.Random(11)
+    pairs = ["EUR/USD", "USD/JPY", "EUR/EUR", "ABC/USD", "EURUSD", "eur/usd", "XAU/USD", "EUR/US"]
+    prices = [1.1, 157.2, 0.0, -1.0, math.nan, math.inf, -math.inf, 1e-9, 3, None]
+    times = [NOW - 1000, NOW + 5000, NOW + 5001, MIN, MIN - 1, 1_705_327_200, 0]
+    for _ in range(3000):
+        bid, ask = rng.choice(prices[:-1]), rng.choice(prices[:-1])
+        low, high, opn = (rng.choice(prices) if rng.random() < 0.3 else None for _ in range(3))
+        quote = Quote(rng.choice(pairs), rng.choice(times), bid, ask, "s", low, high, opn)
+        assert validate_quote(quote, now=NOW) == validate_record(quote.to_json(), now=NOW), quote
+
+
+def test_every_rule_has_a_reason_code_and_a_message():
+    codes = {v for k, v in vars(Reason).items() if k.isupper()}
+    for rule in schema.QUOTE_RULES:
+        assert (
+            rule.code in codes
+            and rule.message
+            and (rule.field == "" or rule.field in [f.name for f in schema.QUOTE_FIELDS])
+        )

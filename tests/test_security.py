@@ -9,19 +9,42 @@ import re
 import secrets
 from pathlib import Path
 
-import pytest
-
 from fxwatch.config import Settings, project_root
 
 ROOT = project_root()
-SKIP_DIRS = {".venv", ".stack", ".git", "runs", "node_modules", "__pycache__", ".pytest_cache", "tests"}
-TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".properties", ".sh", ".env",
-                 ".json", ".txt", ""}
+SKIP_DIRS = {
+    ".venv",
+    ".stack",
+    ".git",
+    "runs",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    "tests",
+}
+TEXT_SUFFIXES = {
+    ".py",
+    ".ipynb",
+    ".md",
+    ".yml",
+    ".yaml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".properties",
+    ".sh",
+    ".env",
+    ".json",
+    ".txt",
+    "",
+}
 
-# name that looks secret = "a literal" (an f-string placeholder or an empty value is not a literal secret)
+# name that looks secret = "a literal" (an f-string placeholder or an empty value is not a
+# literal secret)
 SECRET_ASSIGN = re.compile(
     r"""(?ix)\b[\w.]*(password|passwd|secret|token|api_?key|credential)s?\w*["']?\s*[:=]\s*
-        (?P<q>["'])(?P<value>[^"'{}$<>\s][^"'{}$<>]*)(?P=q)""")
+        (?P<q>["'])(?P<value>[^"'{}$<>\s][^"'{}$<>]*)(?P=q)"""
+)
 TRUEFX_PW_URL = re.compile(r"(?i)truefx[^\s\"']*[?&]p=(?!\*\*\*)[^&\s\"']+")
 # placeholders a doc or template may show
 PLACEHOLDER = re.compile(r"(?i)^(change-?me|your[-_ ].*|xxx+|\*+|none|null|example|\.\.\.)$")
@@ -46,28 +69,45 @@ def test_no_literal_credentials_in_the_repository():
             if not PLACEHOLDER.match(m.group("value")) and not ENV_NAME.match(m.group("value")):
                 hits.append(f"{rel}: {m.group(0)[:80]}")
         hits += [f"{rel}: {m.group(0)[:80]}" for m in TRUEFX_PW_URL.finditer(text)]
-    assert not hits, "credentials written in files (put them in the environment / .env):\n" + "\n".join(hits)
+    assert not hits, (
+        "credentials written in files (put them in the environment / .env):\n" + "\n".join(hits)
+    )
 
 
 def test_the_scanner_finds_planted_credentials(tmp_path):
-    planted = 'cassandra_password = "' + "hunter" + '2"\nurl = "https://webrates.truefx.com/rates/connect.html?u=a&p=' + "pw1" + '"\n'
+    planted = (
+        'cassandra_password = "'
+        + "hunter"
+        + '2"\nurl = "https://webrates.truefx.com/rates/connect.html?u=a&p='
+        + "pw1"
+        + '"\n'
+    )
     assert SECRET_ASSIGN.search(planted)
     assert TRUEFX_PW_URL.search(planted)
-    assert not SECRET_ASSIGN.search('password = os.environ.get("X")\npassword: str | None = _secret()')
-    assert not SECRET_ASSIGN.search('f\'password="{self.kafka_sasl_password}";\'')
+    assert not SECRET_ASSIGN.search(
+        'password = os.environ.get("X")\npassword: str | None = _secret()'
+    )
+    assert not SECRET_ASSIGN.search("f'password=\"{self.kafka_sasl_password}\";'")
 
 
 def test_secrets_stay_out_of_settings_repr():
-    s = Settings.from_env(env={"CASSANDRA_PASSWORD": "cass-pw-x1", "KAFKA_SASL_PASSWORD": "sasl-pw-x2",
-                               "TRUEFX_PASSWORD": "tfx-pw-x3", "TRUEFX_USER": "someone"}, dotenv=Path("/nonexistent"))
+    s = Settings.from_env(
+        env={
+            "CASSANDRA_PASSWORD": "cass-pw-x1",
+            "KAFKA_SASL_PASSWORD": "sasl-pw-x2",
+            "TRUEFX_PASSWORD": "tfx-pw-x3",
+            "TRUEFX_USER": "someone",
+        },
+        dotenv=Path("/nonexistent"),
+    )
     text = repr(s) + str(s)
     for pw in ("cass-pw-x1", "sasl-pw-x2", "tfx-pw-x3"):
         assert pw not in text
 
 
 def _run_truefx_with_planted_password(monkeypatch, caplog, fxwatch_level, root_level):
-    from fxwatch.bench.flaky_http import FlakyTrueFX
     from fxwatch.sources.truefx import TrueFXClient
+    from support.flaky_http import FlakyTrueFX
 
     user, password = "trader7", "pw-" + secrets.token_hex(6)
     # every failure kind once, then healthy polls: warnings and debug lines are all produced
@@ -79,13 +119,21 @@ def _run_truefx_with_planted_password(monkeypatch, caplog, fxwatch_level, root_l
         settings = Settings.from_env()
         caplog.set_level(root_level)
         caplog.set_level(fxwatch_level, logger="fxwatch")
-        client = TrueFXClient.from_settings(settings, interval_s=0.05, timeout_s=0.3, backoff_base_s=0.05,
-                                            backoff_cap_s=0.2, max_failures=20)
+        client = TrueFXClient.from_settings(
+            settings,
+            interval_s=0.05,
+            timeout_s=0.3,
+            backoff_base_s=0.05,
+            backoff_cap_s=0.2,
+            max_failures=20,
+        )
         items = list(client.stream(duration_s=4.0))
     assert any(type(i).__name__ == "Quote" for i in items), "the client never recovered"
     assert client.reconnects >= 1 and len(server.queries) >= 8
     logged = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
-    assert "fxwatch.sources.truefx" in logged, "the client logged nothing: the test would prove nothing"
+    assert "fxwatch.sources.truefx" in logged, (
+        "the client logged nothing: the test would prove nothing"
+    )
     leaks = [ln for ln in logged.splitlines() if password in ln]
     assert not leaks, leaks[:3]
     assert password not in repr(client)
@@ -103,19 +151,33 @@ def test_truefx_password_absent_even_with_every_library_at_debug(monkeypatch, ca
 
 
 def test_settings_pass_cassandra_auth_and_kafka_sasl_tls_through(monkeypatch):
-    env = {"CASSANDRA_USERNAME": "cass-user", "CASSANDRA_PASSWORD": "cass-pw",
-           "FXWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "FXWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-           "KAFKA_SASL_USERNAME": "kuser", "KAFKA_SASL_PASSWORD": "kpw", "FXWATCH_KAFKA_SSL_CAFILE": "/etc/ca.pem",
-           "FXWATCH_KAFKA_BOOTSTRAP": "broker1:9094,broker2:9094"}
+    env = {
+        "CASSANDRA_USERNAME": "cass-user",
+        "CASSANDRA_PASSWORD": "cass-pw",
+        "FXWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "FXWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "kuser",
+        "KAFKA_SASL_PASSWORD": "kpw",
+        "FXWATCH_KAFKA_SSL_CAFILE": "/etc/ca.pem",
+        "FXWATCH_KAFKA_BOOTSTRAP": "broker1:9094,broker2:9094",
+    }
     s = Settings.from_env(env=env, dotenv=Path("/nonexistent"))
     kc = s.kafka_client_config()
-    assert kc == {"bootstrap_servers": ["broker1:9094", "broker2:9094"], "security_protocol": "SASL_SSL",
-                  "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "kuser", "sasl_plain_password": "kpw",
-                  "ssl_cafile": "/etc/ca.pem"}
+    assert kc == {
+        "bootstrap_servers": ["broker1:9094", "broker2:9094"],
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "kuser",
+        "sasl_plain_password": "kpw",
+        "ssl_cafile": "/etc/ca.pem",
+    }
     so = s.spark_kafka_options()
     assert so["kafka.security.protocol"] == "SASL_SSL"
     assert so["kafka.sasl.mechanism"] == "SCRAM-SHA-512"
-    assert "ScramLoginModule" in so["kafka.sasl.jaas.config"] and 'password="kpw"' in so["kafka.sasl.jaas.config"]
+    assert (
+        "ScramLoginModule" in so["kafka.sasl.jaas.config"]
+        and 'password="kpw"' in so["kafka.sasl.jaas.config"]
+    )
     assert so["kafka.ssl.truststore.location"] == "/etc/ca.pem"
 
     # the Cassandra connection gets a PlainTextAuthProvider with exactly these credentials
@@ -158,23 +220,37 @@ def _unprepared_executes(path: Path) -> list[str]:
     """`.execute(`/`.execute_async(` calls whose statement is built as text with values in it."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("execute", "execute_async") and node.args):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("execute", "execute_async")
+            and node.args
+        ):
             continue
         if "session" not in ast.unparse(node.func.value).lower():
             continue  # Cassandra driver sessions only (a DuckDB connection runs SQL on local files)
         stmt = node.args[0]
-        built = (isinstance(stmt, ast.JoinedStr)
-                 or (isinstance(stmt, ast.BinOp) and isinstance(stmt.op, (ast.Mod, ast.Add)))
-                 or (isinstance(stmt, ast.Call) and isinstance(stmt.func, ast.Attribute) and stmt.func.attr == "format"))
+        built = (
+            isinstance(stmt, ast.JoinedStr)
+            or (isinstance(stmt, ast.BinOp) and isinstance(stmt.op, (ast.Mod, ast.Add)))
+            or (
+                isinstance(stmt, ast.Call)
+                and isinstance(stmt.func, ast.Attribute)
+                and stmt.func.attr == "format"
+            )
+        )
         # a literal with bind values is a simple (unprepared) statement too
-        literal_with_values = isinstance(stmt, ast.Constant) and isinstance(stmt.value, str) and len(node.args) > 1
+        literal_with_values = (
+            isinstance(stmt, ast.Constant) and isinstance(stmt.value, str) and len(node.args) > 1
+        )
         if built or literal_with_values:
             found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(stmt)[:70]}")
     return found
 
 
 ALLOWED_TEXT_CQL = {"lib/fxwatch/store/schema.py"}  # DDL: CREATE/ALTER are not prepared
+
+
 def _text_cql_by_file() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in sorted((ROOT / "lib" / "fxwatch").rglob("*.py")):
@@ -188,16 +264,20 @@ def _text_cql_by_file() -> dict[str, list[str]]:
 
 def test_all_cql_goes_through_prepared_statements():
     new = _text_cql_by_file()
-    assert not new, ("CQL built as text: use session.prepare(...) once and execute(prepared, values):\n"
-                     + "\n".join(h for hits in new.values() for h in hits))
+    assert not new, (
+        "CQL built as text: use session.prepare(...) once and execute(prepared, values):\n"
+        + "\n".join(h for hits in new.values() for h in hits)
+    )
 
 
 def test_the_cql_scanner_catches_text_statements(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text('def f(session, ks, p):\n    session.execute(f"SELECT * FROM {ks}.t WHERE p=%s", (p,))\n'
-                   '    session.execute("SELECT * FROM t WHERE p=%s", (p,))\n'
-                   '    session.execute(stmt, (p,))\n'
-                   '    con.execute(f"SET threads = {p}")\n')
+    bad.write_text(
+        'def f(session, ks, p):\n    session.execute(f"SELECT * FROM {ks}.t WHERE p=%s", (p,))\n'
+        '    session.execute("SELECT * FROM t WHERE p=%s", (p,))\n'
+        "    session.execute(stmt, (p,))\n"
+        '    con.execute(f"SET threads = {p}")\n'
+    )
     global ROOT
     old, ROOT = ROOT, tmp_path
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import stat
@@ -14,6 +13,7 @@ import pytest
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.stack import manager
+from fxwatch.stack.config import StackConfig
 from fxwatch.stack.services import Service, java_major_version, kafka_service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,14 +29,20 @@ def _free_port() -> int:
 def sandbox(tmp_path: Path) -> Settings:
     """Settings rooted in an empty folder with the config templates but no jars, on free ports."""
     shutil.copytree(REPO / "docker" / "conf", tmp_path / "docker" / "conf")
-    return Settings(root=tmp_path, kafka_bootstrap=f"127.0.0.1:{_free_port()}", kafka_controller_port=_free_port())
+    return Settings(
+        root=tmp_path,
+        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
+        kafka_controller_port=_free_port(),
+    )
 
 
 def test_port_held_by_another_process_is_named_with_the_fix(sandbox: Settings):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", sandbox.kafka_port))
         holder.listen()
-        with pytest.raises(FxwatchError, match=rf"port {sandbox.kafka_port} .* in use by another process"):
+        with pytest.raises(
+            FxwatchError, match=rf"port {sandbox.kafka_port} .* in use by another process"
+        ):
             manager._start(kafka_service(sandbox), sandbox, echo=lambda _: None)
         assert manager.stack_status(sandbox)[0].state == "foreign"
 
@@ -48,23 +54,37 @@ def test_unresolved_jars_tell_to_run_make_setup(sandbox: Settings):
 
 def test_service_dying_on_start_names_its_log(sandbox: Settings):
     svc = Service(
-        name="dier", port=_free_port(), extra_ports=(), jars_group="none",
+        name="dier",
+        port=_free_port(),
+        extra_ports=(),
+        jars_group="none",
         prepare=lambda s: None,
         command=lambda s: [sys.executable, "-c", "print('boom: bad config'); raise SystemExit(3)"],
-        ready=lambda s: False, start_timeout_s=30,
+        ready=lambda s: False,
+        start_timeout_s=30,
     )
-    with pytest.raises(FxwatchError, match=r"dier died on start; see .*dier\.log.*boom: bad config"):
+    with pytest.raises(
+        FxwatchError, match=r"dier died on start; see .*dier\.log.*boom: bad config"
+    ):
         manager._start(svc, sandbox, echo=lambda _: None)
     assert not svc.pid_path(sandbox).exists()
 
 
 def test_up_is_idempotent_and_down_stops_only_what_it_started(sandbox: Settings):
     port = _free_port()
-    server = f"import socket,time\ns=socket.socket();s.bind(('127.0.0.1',{port}));s.listen()\nwhile True: time.sleep(1)"
+    server = (
+        f"import socket,time\ns=socket.socket();s.bind(('127.0.0.1',{port}));s.listen()\n"
+        "while True: time.sleep(1)"
+    )
     svc = Service(
-        name="toy", port=port, extra_ports=(), jars_group="none", prepare=lambda s: None,
+        name="toy",
+        port=port,
+        extra_ports=(),
+        jars_group="none",
+        prepare=lambda s: None,
         command=lambda s: [sys.executable, "-c", server],
-        ready=lambda s: manager._port_in_use(port), start_timeout_s=30,
+        ready=lambda s: manager._port_in_use(port),
+        start_timeout_s=30,
     )
     lines: list[str] = []
     manager._start(svc, sandbox, echo=lines.append)
@@ -81,7 +101,7 @@ def test_up_is_idempotent_and_down_stops_only_what_it_started(sandbox: Settings)
 def test_old_java_is_refused_with_the_fix(tmp_path: Path, monkeypatch):
     fake = tmp_path / "bin" / "java"
     fake.parent.mkdir()
-    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     assert java_major_version() == 11
@@ -110,3 +130,15 @@ def test_kafka_cluster_ids_never_look_like_an_option():
     ids = [kafka_cluster_id() for _ in range(5000)]  # ~78 would start with '-' without the guard
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_reset_of_a_second_instance_keeps_the_default_ones_checkpoints(sandbox: Settings):
+    second = StackConfig(sandbox, sandbox.root / "second", cassandra_storage_port=_free_port())
+    mine = [second.data_dir, second.logs_dir, second.conf_dir, second.secrets_dir]
+    for folder in (*mine, sandbox.checkpoint_dir, sandbox.data_dir):
+        folder.mkdir(parents=True)
+    manager.stack_reset(second, echo=lambda _: None)
+    assert not any(folder.exists() for folder in mine)
+    assert sandbox.checkpoint_dir.is_dir() and sandbox.data_dir.is_dir()
+    manager.stack_reset(sandbox, echo=lambda _: None)  # the default instance: checkpoints too
+    assert not sandbox.checkpoint_dir.exists() and not sandbox.data_dir.exists()

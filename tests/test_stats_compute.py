@@ -1,23 +1,27 @@
-"""compute_stats on seeded history: hour-of-week buckets, empty minutes counted, lookback respected."""
+"""compute_stats on seeded history: hour-of-week buckets, empty minutes counted, lookback
+respected."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 pytestmark = pytest.mark.spark
 
-MONDAY = int(datetime(2014, 5, 5, tzinfo=timezone.utc).timestamp() * 1000)  # a Monday
+MONDAY = int(datetime(2014, 5, 5, tzinfo=UTC).timestamp() * 1000)  # a Monday
 MIN = 60_000
 
 
 def _seed(spark):
     rows = []
-    # EUR/USD, Monday 10:00-10:29: 2 ticks a minute; 10:30-10:59 silent (a gap inside the active hour)
+    # EUR/USD, Monday 10:00-10:29: 2 ticks a minute; 10:30-10:59 silent (a gap inside the active
+    # hour)
     for m in range(30):
         for j, price in enumerate((1.3000 + m * 1e-4, 1.3001 + m * 1e-4)):
-            rows.append(("EUR/USD", MONDAY + 10 * 60 * MIN + m * MIN + j * 20_000, j, price, price + 0.0002))
+            rows.append(
+                ("EUR/USD", MONDAY + 10 * 60 * MIN + m * MIN + j * 20_000, j, price, price + 0.0002)
+            )
     # USD/JPY, Monday 11:00-11:59: one tick a minute
     for m in range(60):
         rows.append(("USD/JPY", MONDAY + 11 * 60 * MIN + m * MIN + 5, 0, 102.0, 102.02))
@@ -33,11 +37,18 @@ def test_stats_per_hour_of_week_include_empty_minutes(spark):
     from fxwatch.stats.compute import compute_stats
 
     stats = compute_stats(spark, _seed(spark), as_of="2014-05-06", lookback_days=1)
-    ticks = stats.where("metric = 'ticks'").select("pair", "hour_of_week", "n", "mean", "median", "mad")
-    assertDataFrameEqual(ticks, [
-        Row(pair="EUR/USD", hour_of_week=10, n=60, mean=1.0, median=1.0, mad=1.0),  # 30 x 2 ticks, 30 x 0
-        Row(pair="USD/JPY", hour_of_week=11, n=60, mean=1.0, median=1.0, mad=0.0),
-    ])
+    ticks = stats.where("metric = 'ticks'").select(
+        "pair", "hour_of_week", "n", "mean", "median", "mad"
+    )
+    assertDataFrameEqual(
+        ticks,
+        [
+            Row(
+                pair="EUR/USD", hour_of_week=10, n=60, mean=1.0, median=1.0, mad=1.0
+            ),  # 30 x 2 ticks, 30 x 0
+            Row(pair="USD/JPY", hour_of_week=11, n=60, mean=1.0, median=1.0, mad=0.0),
+        ],
+    )
     mid = stats.where("metric = 'mid' AND pair = 'EUR/USD'").collect()
     assert len(mid) == 1 and mid[0]["n"] == 30  # price metrics only where there were ticks
     assert mid[0]["p99"] < 2.0  # the 9.0 tick of the as-of day is not history
@@ -48,15 +59,18 @@ def test_stats_per_hour_of_week_include_empty_minutes(spark):
 def test_hour_of_week_starts_monday_midnight_utc(spark):
     from pyspark.sql import functions as F
 
-    from fxwatch.stats.features import hour_of_week
+    from fxwatch.stream.features import hour_of_week
 
-    df = spark.createDataFrame([(MONDAY,), (MONDAY - 1,), (MONDAY + 2 * 86_400_000 + 5 * 3_600_000,)], "t long")
+    df = spark.createDataFrame(
+        [(MONDAY,), (MONDAY - 1,), (MONDAY + 2 * 86_400_000 + 5 * 3_600_000,)], "t long"
+    )
     got = [r[0] for r in df.select(hour_of_week(F.timestamp_millis("t"))).collect()]
     assert got == [0, 167, 53]
 
 
 def test_exact_percentile_is_sparks_percentile(spark):
-    """The quantiles read off a sorted array are the very doubles Spark's exact `percentile` returns."""
+    """The quantiles read off a sorted array are the very doubles Spark's exact `percentile`
+    returns."""
     import random
 
     from pyspark.sql import functions as F
@@ -64,13 +78,20 @@ def test_exact_percentile_is_sparks_percentile(spark):
     from fxwatch.stats.compute import exact_percentile
 
     rng = random.Random(5)
-    rows = [(g, float(rng.choice([rng.randint(0, 3), rng.gauss(0, 1)]))) for g in range(40)
-            for _ in range(1 + g * 7 % 61)]  # 1 to 61 values a group, with ties
+    rows = [
+        (g, float(rng.choice([rng.randint(0, 3), rng.gauss(0, 1)])))
+        for g in range(40)
+        for _ in range(1 + g * 7 % 61)
+    ]  # 1 to 61 values a group, with ties
     df = spark.createDataFrame(rows, "g int, x double")
     ps = (0.01, 0.5, 0.99)
     want = df.groupBy("g").agg(*[F.percentile("x", p).alias(f"p{i}") for i, p in enumerate(ps)])
-    arr = df.groupBy("g").agg(F.count(F.lit(1)).alias("n"), F.sort_array(F.collect_list("x")).alias("v"))
-    got = arr.select("g", *[exact_percentile(F.col("v"), F.col("n"), p).alias(f"p{i}") for i, p in enumerate(ps)])
+    arr = df.groupBy("g").agg(
+        F.count(F.lit(1)).alias("n"), F.sort_array(F.collect_list("x")).alias("v")
+    )
+    got = arr.select(
+        "g", *[exact_percentile(F.col("v"), F.col("n"), p).alias(f"p{i}") for i, p in enumerate(ps)]
+    )
     assert sorted(got.collect()) == sorted(want.collect())  # exactly equal, not approximately
 
 
@@ -91,24 +112,35 @@ def test_minute_features_are_window_stats_on_the_full_grid(spark):
         for m in range(first_min, last_min + 1):
             if rng.random() < 0.3 and m not in (first_min, last_min):
                 continue  # an empty minute
-            for j in range(rng.choice([1, 1, 2, 5])):
+            for _j in range(rng.choice([1, 1, 2, 5])):
                 price *= 1 + rng.gauss(0, 1e-4)
-                ts = MONDAY + m * MIN + rng.choice([0, 0, rng.randrange(MIN)])  # equal ts: offset orders
+                ts = (
+                    MONDAY + m * MIN + rng.choice([0, 0, rng.randrange(MIN)])
+                )  # equal ts: offset orders
                 rows.append((pair, ts, rng.randrange(1000), price, price + 2e-4))
     rows.append(("EUR/USD", MONDAY - 1, 0, 1.0, 1.1))  # before the range
-    quotes = spark.createDataFrame(rows, "pair string, ts_ms long, seq long, bid double, ask double")
+    quotes = spark.createDataFrame(
+        rows, "pair string, ts_ms long, seq long, bid double, ask double"
+    )
     start, end = MONDAY, MONDAY + 86_400_000
     ms = F.unix_millis("window_start").alias("ms")
-    got = {(r.pair, r.ms): r for r in minute_features(spark, quotes, start, end).select("*", ms).collect()}
+    got = {
+        (r.pair, r.ms): r
+        for r in minute_features(spark, quotes, start, end).select("*", ms).collect()
+    }
 
     q = prepare_quotes(quotes).where((F.col("ts_ms") >= start) & (F.col("ts_ms") < end))
     ref = {(r.pair, r.ms): r for r in window_stats(q, "1 minute").select("*", ms).collect()}
     spans = {"EUR/USD": (10 * 60, 14 * 60), "USD/JPY": (0, 60)}
-    assert set(got) == {(p, MONDAY + m * MIN) for p, (lo, hi) in spans.items() for m in range(lo, hi)}
+    assert set(got) == {
+        (p, MONDAY + m * MIN) for p, (lo, hi) in spans.items() for m in range(lo, hi)
+    }
     for key, r in got.items():
         w = ref.get(key)
         assert r.ticks == (w.ticks if w else 0)
-        assert r.hour_of_week == (key[1] - MONDAY) // 3_600_000  # Monday: hour of the week = hour of the day
+        assert (
+            r.hour_of_week == (key[1] - MONDAY) // 3_600_000
+        )  # Monday: hour of the week = hour of the day
         if w is None:
             assert r.mid_avg is None and r.spread_avg is None and r.ret_std is None
             continue

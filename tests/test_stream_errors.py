@@ -9,21 +9,23 @@ from fxwatch.errors import FxwatchError
 
 @pytest.mark.integration
 def test_kafka_down_fails_fast_with_the_fix(stack):
-    from fxwatch.stream.jobs import run_pipeline
+    from fxwatch.stream.config import PipelineConfig
+    from fxwatch.stream.pipeline import run_pipeline
 
     s = stack.with_(kafka_bootstrap="127.0.0.1:1")  # nothing listens there
     with pytest.raises(FxwatchError, match="fxwatch stack up"):
-        run_pipeline(None, s, until_idle=True, queries=("quotes",))
+        run_pipeline(None, s, PipelineConfig(queries=("quotes",), until_idle=True))
 
 
 def test_cassandra_down_fails_fast_with_the_fix(base_settings):
-    from fxwatch.stream.cassandra_io import close_sessions
-    from fxwatch.stream.jobs import run_pipeline
+    from fxwatch.store.session import close_sessions
+    from fxwatch.stream.config import PipelineConfig
+    from fxwatch.stream.pipeline import run_pipeline
 
     s = base_settings.with_(cassandra_port=1)
     try:
         with pytest.raises(FxwatchError, match="fxwatch stack up"):
-            run_pipeline(None, s, until_idle=True, queries=("quotes",))
+            run_pipeline(None, s, PipelineConfig(queries=("quotes",), until_idle=True))
     finally:
         close_sessions()
 
@@ -31,7 +33,7 @@ def test_cassandra_down_fails_fast_with_the_fix(base_settings):
 def test_write_retries_then_says_what_to_do():
     from cassandra import OperationTimedOut
 
-    from fxwatch.stream.cassandra_io import with_retry
+    from fxwatch.store.session import with_retry
 
     calls = []
 
@@ -43,12 +45,22 @@ def test_write_retries_then_says_what_to_do():
 
     assert with_retry(flaky, "writing x", attempts=3, first_delay=0.01) == 7
     with pytest.raises(FxwatchError, match="failed after 2 attempts.*fxwatch stack status"):
-        with_retry(lambda: (_ for _ in ()).throw(OperationTimedOut("down")), "writing y", attempts=2, first_delay=0.01)
+        with_retry(
+            lambda: (_ for _ in ()).throw(OperationTimedOut("down")),
+            "writing y",
+            attempts=2,
+            first_delay=0.01,
+        )
 
 
 def test_unknown_query_name_is_rejected():
-    from fxwatch.stream.jobs import expand_queries
+    from fxwatch.stream.config import PipelineConfig, expand_queries
 
-    assert expand_queries(["quotes", "anomalies"]) == ["quotes", "classic", "detectors"]
+    assert expand_queries(["quotes", "anomalies"]) == ("quotes", "tick_alerts", "window_alerts")
+    assert expand_queries(["alerts", "trends"]) == ("trends", "tick_alerts", "window_alerts")
     with pytest.raises(FxwatchError, match="unknown query 'trend'"):
         expand_queries(["trend"])
+    with pytest.raises(FxwatchError, match="unknown query 'trend'"):
+        PipelineConfig(queries=("trend",))
+    with pytest.raises(FxwatchError, match="interval"):
+        PipelineConfig(watermark="thirty seconds")

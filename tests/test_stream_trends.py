@@ -1,4 +1,5 @@
-"""Trend transforms: OHLC, averages, ms event time and final windows (static and streaming inputs)."""
+"""Trend transforms: OHLC, averages, ms event time and final windows (static and streaming
+inputs)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ def _quotes(spark, rows):
     from pyspark.sql import functions as F
 
     df = spark.createDataFrame(rows, QUOTE_DDL)
-    return (df.withColumn("ts", F.timestamp_millis("ts_ms"))
-            .withColumn("mid", (F.col("bid") + F.col("ask")) / 2).withColumn("spread", F.col("ask") - F.col("bid")))
+    return (
+        df.withColumn("ts", F.timestamp_millis("ts_ms"))
+        .withColumn("mid", (F.col("bid") + F.col("ask")) / 2)
+        .withColumn("spread", F.col("ask") - F.col("bid"))
+    )
 
 
 def test_tumbling_window_ohlc_follows_event_time_not_arrival(spark):
@@ -35,22 +39,31 @@ def test_tumbling_window_ohlc_follows_event_time_not_arrival(spark):
         ("EUR/USD", BASE + 500, 2, 2.9, 3.1),
         ("EUR/USD", BASE + 60_000, 4, 4.9, 5.1),
     ]
-    out = window_stats(_quotes(spark, rows), "1 minute").where("window_start = timestamp_millis(%d)" % BASE)
+    out = window_stats(_quotes(spark, rows), "1 minute").where(
+        f"window_start = timestamp_millis({BASE})"
+    )
     got = out.select("ticks", "open", "high", "low", "close", "mid_avg")
     assertDataFrameEqual(got, [Row(ticks=3, open=1.0, high=3.0, low=1.0, close=2.0, mid_avg=2.0)])
     r = out.collect()[0]
     rets = [math.log(3.0 / 1.0), math.log(2.0 / 3.0)]
     mean = sum(rets) / 2
     assert r["ret_std"] == pytest.approx(math.sqrt(sum((x - mean) ** 2 for x in rets) / 2))
-    assert r["spread_avg"] == pytest.approx(0.2) and r["spread_std"] == pytest.approx(0.0, abs=1e-12)
+    assert r["spread_avg"] == pytest.approx(0.2) and r["spread_std"] == pytest.approx(
+        0.0, abs=1e-12
+    )
 
 
 def test_build_trends_keeps_milliseconds_and_labels_window_specs(spark):
     from fxwatch.stream.trends import build_trends
 
-    rows = [("USD/JPY", BASE + 123 + i * 10_000, i, 150.0 + i * 0.01, 150.02 + i * 0.01) for i in range(12)]
+    rows = [
+        ("USD/JPY", BASE + 123 + i * 10_000, i, 150.0 + i * 0.01, 150.02 + i * 0.01)
+        for i in range(12)
+    ]
     q = _quotes(spark, rows)
-    assert q.selectExpr("unix_millis(ts) % 1000 AS ms").first()["ms"] == 123  # ms kept in event time
+    assert (
+        q.selectExpr("unix_millis(ts) % 1000 AS ms").first()["ms"] == 123
+    )  # ms kept in event time
     out = build_trends(q).collect()
     lens = sorted({r["window_len"] for r in out})
     assert lens == ["1m", "5m/1m"]
@@ -63,30 +76,50 @@ def test_build_trends_keeps_milliseconds_and_labels_window_specs(spark):
 
 def test_streaming_append_emits_only_final_windows(spark, tmp_path):
     """Append mode + watermark: a window appears once, complete, after the watermark passes it."""
-    from fxwatch.stream.trends import build_trends
     from pyspark.sql import functions as F
+
+    from fxwatch.stream.trends import build_trends
 
     src = tmp_path / "in"
     src.mkdir()
 
     def put(name, rows):
-        (src / name).write_text("".join(json.dumps(dict(zip(["pair", "ts_ms", "offset", "bid", "ask"], r))) + "\n"
-                                        for r in rows))
+        (src / name).write_text(
+            "".join(
+                json.dumps(dict(zip(["pair", "ts_ms", "offset", "bid", "ask"], r))) + "\n"
+                for r in rows
+            )
+        )
 
-    stream = (spark.readStream.schema(QUOTE_DDL).option("maxFilesPerTrigger", 1).json(str(src))
-              .withColumn("ts", F.timestamp_millis("ts_ms"))
-              .withColumn("mid", (F.col("bid") + F.col("ask")) / 2).withColumn("spread", F.col("ask") - F.col("bid")))
+    stream = (
+        spark.readStream.schema(QUOTE_DDL)
+        .option("maxFilesPerTrigger", 1)
+        .json(str(src))
+        .withColumn("ts", F.timestamp_millis("ts_ms"))
+        .withColumn("mid", (F.col("bid") + F.col("ask")) / 2)
+        .withColumn("spread", F.col("ask") - F.col("bid"))
+    )
     trends = build_trends(stream, windows=(("1m", "1 minute", None),), watermark="10 seconds")
     got: list = []
-    q = (trends.writeStream.outputMode("append").foreachBatch(lambda df, _id: got.extend(df.collect()))
-         .option("checkpointLocation", str(tmp_path / "cp")).start())
+    q = (
+        trends.writeStream.outputMode("append")
+        .foreachBatch(lambda df, _id: got.extend(df.collect()))
+        .option("checkpointLocation", str(tmp_path / "cp"))
+        .start()
+    )
     try:
         # first batch: part of window 1 (a low first tick, then higher ones)
-        put("a.json", [("EUR/USD", BASE + 5_000, 1, 0.99, 1.01), ("EUR/USD", BASE + 20_000, 2, 1.99, 2.01)])
+        put(
+            "a.json",
+            [("EUR/USD", BASE + 5_000, 1, 0.99, 1.01), ("EUR/USD", BASE + 20_000, 2, 1.99, 2.01)],
+        )
         q.processAllAvailable()
         assert got == []  # window 1 still open: nothing partial is emitted
         # second batch: rest of window 1 + a tick 75 s later, which moves the watermark past it
-        put("b.json", [("EUR/USD", BASE + 50_000, 3, 2.99, 3.01), ("EUR/USD", BASE + 135_000, 4, 3.99, 4.01)])
+        put(
+            "b.json",
+            [("EUR/USD", BASE + 50_000, 3, 2.99, 3.01), ("EUR/USD", BASE + 135_000, 4, 3.99, 4.01)],
+        )
         deadline = time.monotonic() + 60
         while not got and time.monotonic() < deadline:
             q.processAllAvailable()

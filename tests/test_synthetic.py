@@ -1,4 +1,5 @@
-"""Synthetic generator: determinism, cross-rate consistency, arrival rates, every injected event visible."""
+"""Synthetic generator: determinism, cross-rate consistency, arrival rates, every injected event
+visible."""
 
 import numpy as np
 import pytest
@@ -7,11 +8,24 @@ from fxwatch.errors import FxwatchError
 from fxwatch.schema import validate_quote
 from fxwatch.sources.replay import read_file
 from fxwatch.sources.synthetic import (
-    LABEL_KINDS, SyntheticConfig, fix_times, generate, parse_duration, read_labels, write_labels, write_ticks,
+    LABEL_KINDS,
+    SyntheticConfig,
+    fix_times,
+    generate,
+    parse_duration,
+    read_labels,
+    write_labels,
+    write_ticks,
 )
 
-CFG = SyntheticConfig(start_ms=1_705_330_800_000, duration_s=2 * 3600, rate=3.0, seed=7,
-                      events_per_hour=1.5, legit_per_hour=1.5)
+CFG = SyntheticConfig(
+    start_ms=1_705_330_800_000,
+    duration_s=2 * 3600,
+    rate=3.0,
+    seed=7,
+    events_per_hour=1.5,
+    legit_per_hour=1.5,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +62,10 @@ def test_time_order_rate_and_valid_quotes(result):
     for p in result.pairs:
         ts, bid, ask = series(result, p)
         per_s = ts.size / CFG.duration_s
-        assert 2.0 < per_s < 8.0, (p, per_s)  # several ticks/s per pair, scaled by the intraday profile
+        assert 2.0 < per_s < 8.0, (
+            p,
+            per_s,
+        )  # several ticks/s per pair, scaled by the intraday profile
         gaps = np.diff(ts)
         assert gaps.std() / gaps.mean() > 0.8  # Poisson-like arrivals: irregular, not a metronome
     quotes = list(result.quotes())
@@ -56,8 +73,12 @@ def test_time_order_rate_and_valid_quotes(result):
 
 
 def test_intraday_rate_varies():
-    quiet = generate(SyntheticConfig(start_ms=1_705_284_000_000, duration_s=1800, seed=1, kinds=()))  # 02:00 UTC
-    busy = generate(SyntheticConfig(start_ms=1_705_327_200_000, duration_s=1800, seed=1, kinds=()))  # 14:00 UTC
+    quiet = generate(
+        SyntheticConfig(start_ms=1_705_284_000_000, duration_s=1800, seed=1, kinds=())
+    )  # 02:00 UTC
+    busy = generate(
+        SyntheticConfig(start_ms=1_705_327_200_000, duration_s=1800, seed=1, kinds=())
+    )  # 14:00 UTC
     assert len(busy) > 1.8 * len(quiet)
 
 
@@ -72,11 +93,20 @@ def _labelled_mask(result, pair, pad_ms=120_000):
 
 def test_cross_rates_are_consistent_outside_events(result):
     ts, bid, ask = series(result, "EUR/JPY")
-    clean = ~_labelled_mask(result, "EUR/JPY") & ~_labelled_mask_at(result, "EUR/USD", ts) & \
-        ~_labelled_mask_at(result, "USD/JPY", ts)
+    clean = (
+        ~_labelled_mask(result, "EUR/JPY")
+        & ~_labelled_mask_at(result, "EUR/USD", ts)
+        & ~_labelled_mask_at(result, "USD/JPY", ts)
+    )
     sample = np.flatnonzero(clean)[::50]
-    resid = [np.log((bid[i] + ask[i]) / 2 / (mid_at(result, "EUR/USD", ts[i]) * mid_at(result, "USD/JPY", ts[i])))
-             for i in sample]
+    resid = [
+        np.log(
+            (bid[i] + ask[i])
+            / 2
+            / (mid_at(result, "EUR/USD", ts[i]) * mid_at(result, "USD/JPY", ts[i]))
+        )
+        for i in sample
+    ]
     assert len(sample) > 50
     assert np.max(np.abs(resid)) * 1e4 < 3.0  # within a few bp: rounding and tick staleness only
 
@@ -112,8 +142,11 @@ def test_every_label_kind_is_injected_and_visible(result):
             b, q = e.pair.split("/")
             legs = ("EUR/USD", "USD/JPY") if e.pair == "EUR/JPY" else ("EUR/USD", "GBP/USD")
             t = int(ts[w][len(ts[w]) // 2])
-            implied = mid_at(result, legs[0], t) * (mid_at(result, legs[1], t) if e.pair == "EUR/JPY"
-                                                    else 1 / mid_at(result, legs[1], t))
+            implied = mid_at(result, legs[0], t) * (
+                mid_at(result, legs[1], t)
+                if e.pair == "EUR/JPY"
+                else 1 / mid_at(result, legs[1], t)
+            )
             assert abs(np.log(mid_at(result, e.pair, t) / implied)) * 1e4 > 10, e
         elif e.kind == "fix_ramp":
             assert e.params["fix"] == "WMR 16:00 London"
@@ -139,7 +172,9 @@ def test_news_jumps_move_related_pairs_consistently_and_do_not_revert(result):
             sign = 1 if pair.startswith(ccy) else -1
             if ccy == "USD":
                 sign = 1 if pair.startswith("USD") else -1
-            move = np.log(mid_at(result, pair, e.start_ts + 2000) / mid_at(result, pair, e.start_ts - 2000))
+            move = np.log(
+                mid_at(result, pair, e.start_ts + 2000) / mid_at(result, pair, e.start_ts - 2000)
+            )
             later = np.log(mid_at(result, pair, e.end_ts) / mid_at(result, pair, e.start_ts - 2000))
             assert sign * np.sign(e.params["jump_bp"]) * move * 1e4 > 10, (e, pair, move)
             assert np.sign(later) == np.sign(move)  # still moved five minutes later
@@ -158,7 +193,11 @@ def test_fix_times_and_durations():
     assert [n for _, n in fix_times(1_705_330_800_000, 1_705_338_000_000)] == ["WMR 16:00 London"]
     summer = fix_times(1_720_000_000_000, 1_720_000_000_000 + 86_400_000)
     assert any(n == "WMR 16:00 London" and (t // 3_600_000) % 24 == 15 for t, n in summer)  # BST
-    assert parse_duration("90s") == 90 and parse_duration("2h") == 7200 and parse_duration("1.5m") == 90
+    assert (
+        parse_duration("90s") == 90
+        and parse_duration("2h") == 7200
+        and parse_duration("1.5m") == 90
+    )
     with pytest.raises(FxwatchError):
         parse_duration("soon")
 

@@ -12,13 +12,21 @@ import pytest
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.schema import BadLine, Quote, Reason
-from fxwatch.sources.truefx import TrueFXClient, backoff_delay, mask_url, parse_truefx_body, parse_truefx_line
+from fxwatch.sources.truefx import (
+    TrueFXClient,
+    backoff_delay,
+    mask_url,
+    parse_truefx_body,
+    parse_truefx_line,
+)
 
 USER, PASSWORD = "jsmith", "s3cr3t-pw"
 NOW_MS = int(time.time() * 1000)
 
 
-def line(pair, ts, bid_big, bid_pts, ask_big, ask_pts, low="1.08922", high="1.09673", opn="1.09384"):
+def line(
+    pair, ts, bid_big, bid_pts, ask_big, ask_pts, low="1.08922", high="1.09673", opn="1.09384"
+):
     return f"{pair},{ts},{bid_big},{bid_pts},{ask_big},{ask_pts},{low},{high},{opn}"
 
 
@@ -27,7 +35,9 @@ class FakeTrueFX:
 
     def __init__(self):
         self.sessions: set[str] = set()
-        self.script: list[str | None] = []  # one action per request: None, "500", "503", "timeout", "garbage", "expire"
+        self.script: list[
+            str | None
+        ] = []  # one action per request: None, "500", "503", "timeout", "garbage", "expire"
         self.requests: list[dict] = []
         self.tick = 0
         self.lock = threading.Lock()
@@ -52,7 +62,9 @@ class FakeTrueFX:
                 if action in ("500", "503"):
                     return self.reply(int(action), "oops")
                 if action == "garbage":
-                    return self.reply(200, "<html><body>Service Unavailable</body></html>\n<p>try later</p>")
+                    return self.reply(
+                        200, "<html><body>Service Unavailable</body></html>\n<p>try later</p>"
+                    )
                 if action == "expire":
                     fake.sessions.clear()
                 if "u" in q:
@@ -81,13 +93,38 @@ class FakeTrueFX:
 
     def update(self):
         self.tick += 1
-        return line("EUR/USD", NOW_MS - 1000 + self.tick, "1.09", f"{self.tick % 1000:03d}", "1.09", "999") + "\n"
+        return (
+            line(
+                "EUR/USD",
+                NOW_MS - 1000 + self.tick,
+                "1.09",
+                f"{self.tick % 1000:03d}",
+                "1.09",
+                "999",
+            )
+            + "\n"
+        )
 
     def snapshot(self):
-        return "\n".join([
-            line("EUR/USD", NOW_MS - 2000, "1.09", "034", "1.09", "038"),
-            line("USD/JPY", NOW_MS - 2000, "157.", "123", "157.", "130", "156.5", "157.9", "157.2"),
-        ]) + "\n\n"
+        return (
+            "\n".join(
+                [
+                    line("EUR/USD", NOW_MS - 2000, "1.09", "034", "1.09", "038"),
+                    line(
+                        "USD/JPY",
+                        NOW_MS - 2000,
+                        "157.",
+                        "123",
+                        "157.",
+                        "130",
+                        "156.5",
+                        "157.9",
+                        "157.2",
+                    ),
+                ]
+            )
+            + "\n\n"
+        )
 
 
 @pytest.fixture
@@ -116,31 +153,49 @@ class Waits:
 
 
 def client(fake, waits, user=USER, password=PASSWORD, **kw):
-    opts = dict(interval_s=1.0, jitter=0.0, timeout_s=0.3, backoff_base_s=1.0, backoff_cap_s=8.0,
-                sleep=waits.sleep, clock=waits.clock, rng=random.Random(1))
+    opts = dict(
+        interval_s=1.0,
+        jitter=0.0,
+        timeout_s=0.3,
+        backoff_base_s=1.0,
+        backoff_cap_s=8.0,
+        sleep=waits.sleep,
+        clock=waits.clock,
+        rng=random.Random(1),
+    )
     opts.update(kw)
     return TrueFXClient(fake.url, user, password, ("EUR/USD", "USD/JPY"), **opts)
 
 
 # ---- parsing -----------------------------------------------------------------------------------
 def test_live_line_prices_keep_leading_zeros_and_low_high_order():
-    q = parse_truefx_line("EUR/USD,1437569931314,1.09,034,1.09,038,1.08922,1.09673,1.09384", now=NOW_MS)
+    q = parse_truefx_line(
+        "EUR/USD,1437569931314,1.09,034,1.09,038,1.08922,1.09673,1.09384", now=NOW_MS
+    )
     assert (q.pair, q.ts_ms, q.bid, q.ask) == ("EUR/USD", 1437569931314, 1.09034, 1.09038)
     assert (q.low, q.high, q.open) == (1.08922, 1.09673, 1.09384)  # served as low, high, open
-    assert parse_truefx_line("EUR/USD,1437569931314,1.09,004,1.09,010,1,2,1.5", now=NOW_MS).bid == 1.09004
+    assert (
+        parse_truefx_line("EUR/USD,1437569931314,1.09,004,1.09,010,1,2,1.5", now=NOW_MS).bid
+        == 1.09004
+    )
     jpy = parse_truefx_line("USD/JPY,1437569931314,157.,123,157.,130,156.5,157.9,157.2", now=NOW_MS)
     assert (jpy.bid, jpy.ask) == (157.123, 157.130)
-    swapped = parse_truefx_line("EUR/USD,1437569931314,1.09,034,1.09,038,1.09673,1.08922,1.09384", now=NOW_MS)
+    swapped = parse_truefx_line(
+        "EUR/USD,1437569931314,1.09,034,1.09,038,1.09673,1.08922,1.09384", now=NOW_MS
+    )
     assert swapped.low < swapped.high
 
 
-@pytest.mark.parametrize("bad,code", [
-    ("EUR/USD,1437569931314,1.09,034,1.09,038", Reason.FIELD_COUNT),
-    ("EUR/USD,14375699313xx,1.09,034,1.09,038,1,2,1.5", Reason.BAD_TS),
-    ("EUR/USD,1437569931314,1.09,-34,1.09,038,1,2,1.5", Reason.BAD_PRICE),
-    ("EUR/USD,1437569931314,1.09,034,1.09,038,nan,2,1.5", Reason.BAD_PRICE),
-    ("EURUSDX,1437569931314,1.09,034,1.09,038,1,2,1.5", Reason.BAD_PAIR),
-])
+@pytest.mark.parametrize(
+    "bad,code",
+    [
+        ("EUR/USD,1437569931314,1.09,034,1.09,038", Reason.FIELD_COUNT),
+        ("EUR/USD,14375699313xx,1.09,034,1.09,038,1,2,1.5", Reason.BAD_TS),
+        ("EUR/USD,1437569931314,1.09,-34,1.09,038,1,2,1.5", Reason.BAD_PRICE),
+        ("EUR/USD,1437569931314,1.09,034,1.09,038,nan,2,1.5", Reason.BAD_PRICE),
+        ("EURUSDX,1437569931314,1.09,034,1.09,038,1,2,1.5", Reason.BAD_PAIR),
+    ],
+)
 def test_bad_live_lines_give_reasons(bad, code):
     (item,) = parse_truefx_body(bad + "\n", now=NOW_MS)
     assert isinstance(item, BadLine) and item.code == code and item.raw == bad
@@ -157,7 +212,12 @@ def test_backoff_is_exponential_jittered_and_capped():
 def test_mask_url_hides_user_password_and_session():
     url = f"https://x/rates/connect.html?u={USER}&p={PASSWORD}&q=ozrates&c=EUR/USD&id={USER}:{PASSWORD}:ozrates:1"
     masked = mask_url(url)
-    assert PASSWORD not in masked and USER not in masked and "c=EUR/USD" in masked and "q=ozrates" in masked
+    assert (
+        PASSWORD not in masked
+        and USER not in masked
+        and "c=EUR/USD" in masked
+        and "q=ozrates" in masked
+    )
 
 
 # ---- protocol ------------------------------------------------------------------------------------
@@ -166,10 +226,18 @@ def test_snapshot_mode_without_credentials(fake):
     c = client(fake, w, user=None, password=None)
     items = list(c.stream(duration_s=3.5))
     quotes = [i for i in items if isinstance(i, Quote)]
-    assert {(q.pair, q.bid, q.ask) for q in quotes} == {("EUR/USD", 1.09034, 1.09038), ("USD/JPY", 157.123, 157.130)}
+    assert {(q.pair, q.bid, q.ask) for q in quotes} == {
+        ("EUR/USD", 1.09034, 1.09038),
+        ("USD/JPY", 157.123, 157.130),
+    }
     assert len(quotes) == 2  # later snapshots repeat the same quotes: passed once
     assert all("u" not in r and "id" not in r and r["f"] == "csv" for r in fake.requests)
-    assert len(fake.requests) == 4 and w.waits == [1.0, 1.0, 1.0, 0.5]  # polite: one poll per interval
+    assert len(fake.requests) == 4 and w.waits == [
+        1.0,
+        1.0,
+        1.0,
+        0.5,
+    ]  # polite: one poll per interval
 
 
 def test_session_mode_connects_once_and_polls_with_the_session_id(fake, caplog):
@@ -179,7 +247,12 @@ def test_session_mode_connects_once_and_polls_with_the_session_id(fake, caplog):
     quotes = list(c.stream(limit=3))
     assert [q.bid for q in quotes] == [1.09001, 1.09002, 1.09003]
     connect, *polls = [r for r in fake.requests if r["path"] == "/rates/connect.html"]
-    assert connect["u"] == USER and connect["p"] == PASSWORD and connect["f"] == "csv" and connect["s"] == "n"
+    assert (
+        connect["u"] == USER
+        and connect["p"] == PASSWORD
+        and connect["f"] == "csv"
+        and connect["s"] == "n"
+    )
     assert connect["c"] == "EUR/USD,USD/JPY" and connect["q"] == "ozrates"
     assert len(polls) == 3 and all(p["id"].startswith(f"{USER}:") for p in polls)
     assert fake.requests[-1]["path"].endswith("disconnect.html")  # session closed at the end
@@ -190,10 +263,20 @@ def test_session_mode_connects_once_and_polls_with_the_session_id(fake, caplog):
 def test_backoff_on_5xx_timeout_and_garbage_then_recovery(fake):
     w = Waits()
     c = client(fake, w, max_failures=None)
-    fake.script = [None, "500", "timeout", "garbage", "503", "500", "500"]  # connect ok, then 6 failures
+    fake.script = [
+        None,
+        "500",
+        "timeout",
+        "garbage",
+        "503",
+        "500",
+        "500",
+    ]  # connect ok, then 6 failures
     items = list(c.stream(limit=3))
     bad = [i for i in items if isinstance(i, BadLine)]
-    assert len(bad) == 1 and bad[0].code == Reason.UNPARSEABLE and "Service Unavailable" in bad[0].raw
+    assert (
+        len(bad) == 1 and bad[0].code == Reason.UNPARSEABLE and "Service Unavailable" in bad[0].raw
+    )
     assert w.waits[:6] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]  # doubling, capped at 8 s
     assert w.waits[6:] == [1.0]  # back to the polling interval after a success
     assert c.failures == 0
@@ -203,7 +286,12 @@ def test_session_expiry_reconnects(fake):
     w = Waits()
     c = client(fake, w)
     first = list(c.stream(limit=1))
-    fake.script = [None, "expire", None, None]  # connect, poll (ok), poll (expired), reconnect, poll
+    fake.script = [
+        None,
+        "expire",
+        None,
+        None,
+    ]  # connect, poll (ok), poll (expired), reconnect, poll
     more = list(c.stream(limit=2))
     assert len(first) == 1 and len(more) == 2 and all(isinstance(i, Quote) for i in more)
     assert c.reconnects == 1
@@ -230,8 +318,15 @@ def test_gives_up_after_max_failures_with_a_clear_error(fake):
 
 def test_unreachable_server_backs_off_instead_of_spinning():
     w = Waits()
-    c = TrueFXClient("http://127.0.0.1:9/rates/connect.html", timeout_s=0.2, jitter=0.0, max_failures=None,
-                     sleep=w.sleep, clock=w.clock, backoff_cap_s=30)
+    c = TrueFXClient(
+        "http://127.0.0.1:9/rates/connect.html",
+        timeout_s=0.2,
+        jitter=0.0,
+        max_failures=None,
+        sleep=w.sleep,
+        clock=w.clock,
+        backoff_cap_s=30,
+    )
     assert list(c.stream(duration_s=100)) == []
     assert w.waits[:5] == [1.0, 2.0, 4.0, 8.0, 16.0] and sum(w.waits) == pytest.approx(100)
 
@@ -248,11 +343,13 @@ def test_credentials_come_from_the_environment_only():
 def test_cli_truefx_source_polls_the_configured_url(fake):
     import argparse
 
-    from fxwatch.bus import cli
+    from fxwatch.cli import bus as cli
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
-    args = parser.parse_args(["produce", "--source", "truefx", "--duration", "0.5s", "--pairs", "EUR/USD,USD/JPY"])
+    args = parser.parse_args(
+        ["produce", "--source", "truefx", "--duration", "0.5s", "--pairs", "EUR/USD,USD/JPY"]
+    )
     settings = Settings.from_env({"FXWATCH_TRUEFX_URL": fake.url}, dotenv=None)
     items, _ = cli.build_source(args, settings)
     quotes = list(items)

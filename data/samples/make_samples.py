@@ -1,14 +1,16 @@
-"""Regenerate the samples of data/samples/ (synthetic day slice, ECB-spike real slice, bad lines)."""
+"""Regenerate the samples of data/samples/ (synthetic day slice, ECB-spike real slice,
+bad lines)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from fxwatch.datasets import lean_dir
+from fxwatch.errors import FxwatchError
 from fxwatch.sources.synthetic import SyntheticConfig, generate, write_labels, write_ticks
 
 HERE = Path(__file__).resolve().parent
-LEAN = Path("/work/shared/data/fx/quantconnect_lean")
 DAY = "20140508"
 # 12:30-13:00 UTC: ECB press conference, EUR/USD spikes to ~1.3993 at 12:46 UTC and reverses.
 SLICE_UTC_MS = (12 * 3_600_000 + 30 * 60_000, 13 * 3_600_000)
@@ -30,8 +32,12 @@ USD/JPY,1705327200700,148.001,148.009
 
 
 def make_synthetic(out: Path) -> None:
-    cfg = SyntheticConfig(start_ms=1_705_330_800_000,  # 2024-01-15T15:00:00Z: covers the 16:00 London fix
-                          duration_s=2 * 3600, rate=1.5, seed=42)
+    cfg = SyntheticConfig(
+        start_ms=1_705_330_800_000,  # 2024-01-15T15:00:00Z: covers the 16:00 London fix
+        duration_s=2 * 3600,
+        rate=1.5,
+        seed=42,
+    )
     result = generate(cfg)
     n = write_ticks(out / "synthetic_ticks.csv", result)
     write_labels(out / "synthetic_labels.csv", result.labels)
@@ -45,7 +51,9 @@ def make_real_slice(out: Path, lean: Path) -> None:
         dst = out / "lean" / venue / "tick" / "eurusd" / src.name
         dst.parent.mkdir(parents=True, exist_ok=True)
         lo, hi = (t + offset for t in SLICE_UTC_MS)  # ms since *local* midnight
-        kept = [line for line in src.read_text().splitlines() if lo <= int(line.split(",", 1)[0]) < hi]
+        kept = [
+            line for line in src.read_text().splitlines() if lo <= int(line.split(",", 1)[0]) < hi
+        ]
         dst.write_text("\n".join(kept) + "\n")
         print(f"{dst.relative_to(out)}: {len(kept)} ticks")
 
@@ -53,10 +61,20 @@ def make_real_slice(out: Path, lean: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=HERE)
-    ap.add_argument("--lean", type=Path, default=LEAN, help="the quantconnect_lean folder of the shared data")
+    ap.add_argument(
+        "--lean",
+        type=Path,
+        default=None,
+        help="the quantconnect_lean folder of the shared data "
+        "(default: $FXWATCH_LEAN_DIR, else ../shared/data/fx/quantconnect_lean)",
+    )
     args = ap.parse_args()
+    try:
+        lean = args.lean or lean_dir()
+    except FxwatchError as exc:
+        ap.error(str(exc))
     make_synthetic(args.out)
-    make_real_slice(args.out, args.lean)
+    make_real_slice(args.out, lean)
     (args.out / "bad_lines.csv").write_text(BAD_LINES)
     print("bad_lines.csv: 4 good quotes (one locked, one crossed) and 7 bad lines")
 

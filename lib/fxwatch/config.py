@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
+
+from fxwatch.errors import FxwatchError
 
 __all__ = ["Settings", "project_root", "load_dotenv_file"]
 
 _PREFIX = "FXWATCH_"
+# Kafka's legal topic names: 1-249 ASCII letters, digits, '.', '_', '-'; not '.' or '..'.
+_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+_TOPIC_FIELDS = ("quotes_topic", "dlq_topic", "alerts_topic")
 
 
 def project_root() -> Path:
@@ -34,7 +40,7 @@ def load_dotenv_file(path: Path) -> dict[str, str]:
         if not line or line.startswith("#") or "=" not in line:
             continue
         if line.startswith("export "):
-            line = line[len("export "):]
+            line = line[len("export ") :]
         key, _, value = line.partition("=")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -52,10 +58,10 @@ def _secret() -> object:
 class Settings:
     """Every knob of fxwatch, with defaults that run against the local stack.
 
-    Environment variable for a field: ``FXWATCH_<FIELD>`` upper-cased (e.g. FXWATCH_KAFKA_BOOTSTRAP),
-    except the credentials, which use their conventional names (TRUEFX_USER, TRUEFX_PASSWORD,
-    CASSANDRA_USERNAME, CASSANDRA_PASSWORD, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD) and
-    the Spark master, which also honours SPARK_MASTER.
+    Environment variable for a field: ``FXWATCH_<FIELD>`` upper-cased
+    (e.g. FXWATCH_KAFKA_BOOTSTRAP), except the credentials, which use their conventional names
+    (TRUEFX_USER, TRUEFX_PASSWORD, CASSANDRA_USERNAME, CASSANDRA_PASSWORD, KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD) and the Spark master, which also honours SPARK_MASTER.
     """
 
     root: Path = field(default_factory=project_root)
@@ -90,6 +96,15 @@ class Settings:
     truefx_url: str = "https://webrates.truefx.com/rates/connect.html"
     truefx_user: str | None = _secret()
     truefx_password: str | None = _secret()
+
+    def __post_init__(self) -> None:
+        for name in _TOPIC_FIELDS:  # a bad name fails here, not deep inside a Kafka client
+            topic = getattr(self, name)
+            if not (isinstance(topic, str) and _TOPIC.fullmatch(topic)) or topic in (".", ".."):
+                raise FxwatchError(
+                    f"{_PREFIX}{name.upper()}={topic!r} is not a Kafka topic name: use 1-249 "
+                    "letters, digits, '.', '_' or '-' (not '.' or '..')"
+                )
 
     # ---- derived paths -------------------------------------------------------------------
     @property
@@ -130,7 +145,7 @@ class Settings:
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
         """Read settings: defaults < `.env` at the project root (or `dotenv`) < the environment."""
         environ = dict(os.environ if env is None else env)
         root = Path(environ.get("FXWATCH_HOME") or project_root())
@@ -157,7 +172,7 @@ class Settings:
             kwargs[f.name] = _coerce(f.name, f.type, raw)
         return cls(**kwargs)  # type: ignore[arg-type]
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (Settings is frozen)."""
         return replace(self, **changes)
 

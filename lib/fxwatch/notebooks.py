@@ -1,23 +1,32 @@
-"""Numbered notebooks as tested jobs: pair .py/.ipynb with jupytext, check them, run them with papermill.
+"""Numbered notebooks as tested jobs: pair .py/.ipynb with jupytext, check them, run them with
+papermill.
 
-The jupytext `py:percent` file is the source of truth (it is what reviews read); its `.ipynb` twin is
-generated from it without outputs, with the project's kernel (`fxwatch`) in its metadata and a
-jupytext pairing, so JupyterLab opens either and saves both. `run_notebooks` executes the notebooks
-in order with papermill into `runs/notebooks/<timestamp>/`, stops at the first failing cell and
-names it.
+The jupytext `py:percent` file is the source of truth (it is what reviews read); its `.ipynb`
+twin is generated from it without outputs, with the project's kernel (`fxwatch`) in its metadata
+and a jupytext pairing, so JupyterLab opens either and saves both. `run_notebooks` executes the
+notebooks in order with papermill into `runs/notebooks/<timestamp>/`, stops at the first failing
+cell and names it.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
+import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+
+import jupytext
+import nbformat
+import papermill
+from jupyter_client.kernelspec import KernelSpecManager
+from papermill.exceptions import PapermillExecutionError
 
 from fxwatch.errors import FxwatchError
 
@@ -25,7 +34,7 @@ __all__ = [
     "KERNEL",
     "KERNELSPEC",
     "NotebookResult",
-    "TEST_PARAMETERS",
+    "QUICK_PARAMETERS",
     "check_notebooks",
     "code_cells",
     "kernel_installed",
@@ -44,11 +53,17 @@ KERNEL = "fxwatch"
 KERNELSPEC = {"display_name": "Python (fxwatch)", "language": "python", "name": KERNEL}
 NUMBERED = re.compile(r"^(\d\d)-[\w.-]+\.py$")
 
-# Small parameters per notebook (by number) for `fxwatch notebooks run` and the test suite: each run
-# must take a minute or two on the local stack. Names a notebook does not declare are dropped
-# (with a note), so a renamed parameter shows up in the run log instead of failing silently.
-TEST_PARAMETERS: dict[str, dict[str, object]] = {
-    "00": {"keyspace": "fxwatch_test_qs", "max_ticks": 7000, "dashboard_port": 18060, "pipeline_timeout": 300.0},
+# Quick-run parameters for `fxwatch notebooks run` (`make notebooks`), per notebook number: each
+# run takes a minute or two on the local stack (`--full` runs each notebook's own defaults instead).
+# The test suite executes the notebooks with the same table. Names a notebook does not declare are
+# dropped (with a note), so a renamed parameter shows up in the run log instead of failing silently.
+QUICK_PARAMETERS: dict[str, dict[str, object]] = {
+    "00": {
+        "keyspace": "fxwatch_test_qs",
+        "max_ticks": 7000,
+        "dashboard_port": 18060,
+        "pipeline_timeout": 300.0,
+    },
     "01": {"synthetic_hours": 0.1, "truefx_seconds": 1.0},
     "02": {"limit": 2000},
     "03": {"minutes": 2.0, "keyspace": "fxwatch_test", "topic_suffix": "-nb03-test"},
@@ -61,7 +76,8 @@ TEST_PARAMETERS: dict[str, dict[str, object]] = {
 
 
 def numbered_notebooks(directory: Path, only: Iterable[str] | None = None) -> list[Path]:
-    """The `NN-topic.py` files of `directory`, in order; `only` keeps those whose NN or stem match."""
+    """The `NN-topic.py` files of `directory`, in order; `only` keeps those whose NN or stem
+    match."""
     paths = sorted(p for p in Path(directory).glob("*.py") if NUMBERED.match(p.name))
     if only:
         wanted = set(only)
@@ -71,14 +87,14 @@ def numbered_notebooks(directory: Path, only: Iterable[str] | None = None) -> li
 
 def read_py(path: Path):
     """The notebook of a py:percent file, with the fxwatch kernel and the jupytext pairing set."""
-    import jupytext
-
     nb = jupytext.read(path, fmt="py:percent")
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
     for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:03d}"  # deterministic ids: `sync` rewrites nothing that did not change
+        cell["id"] = (
+            f"cell-{i:03d}"  # deterministic ids: `sync` rewrites nothing that did not change
+        )
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -91,9 +107,8 @@ def code_cells(nb) -> list[str]:
 
 
 def sync_notebooks(directory: Path, echo: Callable[[str], None] = print) -> list[Path]:
-    """Write every `NN-*.ipynb` from its `.py` (outputs stripped); returns the files that changed."""
-    import jupytext
-
+    """Write every `NN-*.ipynb` from its `.py` (outputs stripped); returns the files that
+    changed."""
     changed = []
     for py in numbered_notebooks(directory):
         ipynb = py.with_suffix(".ipynb")
@@ -108,8 +123,6 @@ def sync_notebooks(directory: Path, echo: Callable[[str], None] = print) -> list
 
 def check_notebooks(directory: Path) -> list[str]:
     """Problems that would make the notebooks rot or leak: empty list when all is well."""
-    import nbformat
-
     problems: list[str] = []
     pys = numbered_notebooks(directory)
     if not pys:
@@ -124,47 +137,55 @@ def check_notebooks(directory: Path) -> list[str]:
             problems.append(f"{ipynb.name} and {py.name} differ: run `fxwatch notebooks sync`")
         for i, c in enumerate(nb.cells):
             if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")):
-                problems.append(f"{ipynb.name} cell {i} carries outputs: run `fxwatch notebooks sync`")
+                problems.append(
+                    f"{ipynb.name} cell {i} carries outputs: run `fxwatch notebooks sync`"
+                )
                 break
         if nb.metadata.get("kernelspec", {}).get("name") != KERNEL:
-            problems.append(f"{ipynb.name} does not use the {KERNEL!r} kernel: run `fxwatch notebooks sync`")
+            problems.append(
+                f"{ipynb.name} does not use the {KERNEL!r} kernel: run `fxwatch notebooks sync`"
+            )
         tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         if len(tagged) != 1:
-            problems.append(f"{py.name} has {len(tagged)} cells tagged `parameters` (needs exactly one: "
-                            "`# %% tags=[\"parameters\"]`)")
+            problems.append(
+                f"{py.name} has {len(tagged)} cells tagged `parameters` (needs exactly one: "
+                '`# %% tags=["parameters"]`)'
+            )
         else:
             unseen = sorted(set(parameter_names(nb)) - set(notebook_parameters(ipynb)))
             if unseen:
-                problems.append(f"{py.name}: papermill cannot parse parameter(s) {', '.join(unseen)} (so "
-                                "`papermill --help-notebook` omits them): one `name: type = value  # help` per "
-                                "line, with no '=' in the help comment")
+                problems.append(
+                    f"{py.name}: papermill cannot parse parameter(s) {', '.join(unseen)} (so "
+                    "`papermill --help-notebook` omits them): one `name: type = value  # help` per "
+                    "line, with no '=' in the help comment"
+                )
     for ipynb in sorted(Path(directory).glob("[0-9][0-9]-*.ipynb")):
         if not ipynb.with_suffix(".py").exists():
-            problems.append(f"{ipynb.name} has no {ipynb.with_suffix('.py').name}: pair it "
-                            "(`jupytext --to py:percent`) or delete it")
+            problems.append(
+                f"{ipynb.name} has no {ipynb.with_suffix('.py').name}: pair it "
+                "(`jupytext --to py:percent`) or delete it"
+            )
     return problems
 
 
 def parameter_names(nb) -> list[str]:
     """Names assigned in the notebook's `parameters` cell, read with Python's own parser."""
-    import ast
-
     names: list[str] = []
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             for node in ast.parse(cell.source).body:
-                targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+                targets = (
+                    [node.target]
+                    if isinstance(node, ast.AnnAssign)
+                    else getattr(node, "targets", [])
+                )
                 names.extend(t.id for t in targets if isinstance(t, ast.Name))
     return names
 
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
-    """The parameters a notebook (.py or .ipynb) declares: name -> papermill's name, type, default, help."""
-    import tempfile
-
-    import jupytext
-    import papermill
-
+    """The parameters a notebook (.py or .ipynb) declares: name -> papermill's name, type,
+    default, help."""
     if Path(path).suffix != ".py":
         return dict(papermill.inspect_notebook(str(path)))
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,8 +195,6 @@ def notebook_parameters(path: Path) -> dict[str, dict]:
 
 
 def kernel_installed(name: str = KERNEL) -> bool:
-    from jupyter_client.kernelspec import KernelSpecManager
-
     return name in KernelSpecManager().find_kernel_specs()
 
 
@@ -197,8 +216,14 @@ class NotebookResult:
         if self.ok:
             return f"ok    {self.name}  {self.seconds:6.1f} s  -> {self.output}"
         first = self.failed_source.strip().splitlines()[0] if self.failed_source.strip() else ""
-        where = f"cell {self.failed_cell} (`{first[:70]}`)" if self.failed_cell is not None else "start-up"
-        return f"FAIL  {self.name}  {self.seconds:6.1f} s  at {where}: {self.error}  -> {self.output}"
+        where = (
+            f"cell {self.failed_cell} (`{first[:70]}`)"
+            if self.failed_cell is not None
+            else "start-up"
+        )
+        return (
+            f"FAIL  {self.name}  {self.seconds:6.1f} s  at {where}: {self.error}  -> {self.output}"
+        )
 
 
 @contextmanager
@@ -215,27 +240,39 @@ def _environ(overrides: Mapping[str, str] | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_one(py: Path, out_dir: Path, parameters: Mapping[str, object] | None = None,
-            kernel: str = KERNEL, cell_timeout: float = 600, env: Mapping[str, str] | None = None,
-            log_output: bool = False) -> NotebookResult:
+def run_one(
+    py: Path,
+    out_dir: Path,
+    parameters: Mapping[str, object] | None = None,
+    kernel: str = KERNEL,
+    cell_timeout: float = 600,
+    env: Mapping[str, str] | None = None,
+    log_output: bool = False,
+) -> NotebookResult:
     """Execute one notebook (converted from its .py) with papermill into `out_dir/<name>.ipynb`."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / py.with_suffix(".ipynb").name
     declared = set(parameter_names(read_py(py)))
     given = dict(parameters or {})
     used = {k: v for k, v in given.items() if k in declared}
     ignored = sorted(set(given) - set(used))
-    result = NotebookResult(py.stem, output, ok=False, seconds=0.0, parameters=used, ignored=ignored)
+    result = NotebookResult(
+        py.stem, output, ok=False, seconds=0.0, parameters=used, ignored=ignored
+    )
     t0 = time.monotonic()
     try:
         with _environ(env):
             papermill.execute_notebook(
-                read_py(py), str(output), parameters=used, kernel_name=kernel, language="python",
-                progress_bar=False, log_output=log_output, cwd=str(py.parent),
-                execution_timeout=cell_timeout, start_timeout=120,
+                read_py(py),
+                str(output),
+                parameters=used,
+                kernel_name=kernel,
+                language="python",
+                progress_bar=False,
+                log_output=log_output,
+                cwd=str(py.parent),
+                execution_timeout=cell_timeout,
+                start_timeout=120,
             )
         result.ok = True
     except PapermillExecutionError as exc:
@@ -245,31 +282,43 @@ def run_one(py: Path, out_dir: Path, parameters: Mapping[str, object] | None = N
     except Exception as exc:  # kernel died, timeout, missing kernel
         result.error = f"{type(exc).__name__}: {str(exc)[:300]}"
         if "No such kernel" in str(exc) or "NoSuchKernel" in type(exc).__name__:
-            result.error += (f" — install the kernel: {Path(os.sys.executable).parent}/python -m ipykernel "
-                             f"install --sys-prefix --name {KERNEL} --display-name \"Python (fxwatch)\"")
+            result.error += (
+                f" — install the kernel: {Path(os.sys.executable).parent}/python -m ipykernel "
+                f'install --sys-prefix --name {KERNEL} --display-name "Python (fxwatch)"'
+            )
     result.seconds = time.monotonic() - t0
     return result
 
 
-def run_notebooks(directory: Path, runs_dir: Path, only: Iterable[str] | None = None,
-                  parameters: Mapping[str, Mapping[str, object]] | None = None, keep_going: bool = False,
-                  env: Mapping[str, str] | None = None, echo: Callable[[str], None] = print,
-                  stamp: str | None = None) -> list[NotebookResult]:
+def run_notebooks(
+    directory: Path,
+    runs_dir: Path,
+    only: Iterable[str] | None = None,
+    parameters: Mapping[str, Mapping[str, object]] | None = None,
+    keep_going: bool = False,
+    env: Mapping[str, str] | None = None,
+    echo: Callable[[str], None] = print,
+    stamp: str | None = None,
+) -> list[NotebookResult]:
     """Execute the numbered notebooks in order into `runs_dir/notebooks/<timestamp>/`.
 
     Stops at the first failure unless `keep_going`. `parameters` maps a notebook number ("03") to
-    its parameters; the default is TEST_PARAMETERS.
+    its parameters; the default is QUICK_PARAMETERS.
     """
     if not kernel_installed():
         raise FxwatchError(
-            f"the Jupyter kernel {KERNEL!r} is not installed: run `make setup` (or `.venv/bin/python -m "
-            f"ipykernel install --sys-prefix --name {KERNEL} --display-name \"Python (fxwatch)\"`)")
+            f"the Jupyter kernel {KERNEL!r} is not installed: "
+            "run `make setup` (or `.venv/bin/python -m "
+            f'ipykernel install --sys-prefix --name {KERNEL} --display-name "Python (fxwatch)"`)'
+        )
     notebooks = numbered_notebooks(directory, only)
     if not notebooks:
-        raise FxwatchError(f"no notebooks matched {list(only or [])} in {directory}: "
-                           "names are NN-topic.py, select them by NN or stem")
-    params = TEST_PARAMETERS if parameters is None else parameters
-    stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        raise FxwatchError(
+            f"no notebooks matched {list(only or [])} in {directory}: "
+            "names are NN-topic.py, select them by NN or stem"
+        )
+    params = QUICK_PARAMETERS if parameters is None else parameters
+    stamp = stamp or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = Path(runs_dir) / "notebooks" / stamp
     results = []
     for py in notebooks:
@@ -283,13 +332,30 @@ def run_notebooks(directory: Path, runs_dir: Path, only: Iterable[str] | None = 
             break
     leaks = scan_for_secrets(out_dir, secret_values(env={**os.environ, **(env or {})}))
     for path, name in leaks:
-        echo(f"LEAK  the value of {name} appears in {path}: remove what prints it, then delete the file")
+        echo(
+            f"LEAK  the value of {name} appears in {path}: "
+            "remove what prints it, then delete the file"
+        )
         for r in results:
             if r.output == path:
                 r.ok, r.error = False, f"the value of {name} appears in the executed notebook"
-    (out_dir / "summary.json").write_text(json.dumps(
-        [{"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1), "parameters": r.parameters,
-          "failed_cell": r.failed_cell, "error": r.error} for r in results], indent=2, default=str))
+    (out_dir / "summary.json").write_text(
+        json.dumps(
+            [
+                {
+                    "name": r.name,
+                    "ok": r.ok,
+                    "seconds": round(r.seconds, 1),
+                    "parameters": r.parameters,
+                    "failed_cell": r.failed_cell,
+                    "error": r.error,
+                }
+                for r in results
+            ],
+            indent=2,
+            default=str,
+        )
+    )
     return results
 
 
@@ -299,7 +365,9 @@ def run_notebooks(directory: Path, runs_dir: Path, only: Iterable[str] | None = 
 SECRET_ENV = ("TRUEFX_PASSWORD", "CASSANDRA_PASSWORD", "KAFKA_SASL_PASSWORD")
 
 
-def secret_values(env: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> dict[str, str]:
+def secret_values(
+    env: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> dict[str, str]:
     """name -> value of the credentials set in `env` (default os.environ), plus `extra` names."""
     env = os.environ if env is None else env
     found = {}
@@ -316,7 +384,13 @@ def scan_for_secrets(root: Path, secrets: Mapping[str, str]) -> list[tuple[Path,
     if not secrets or not Path(root).exists():
         return hits
     for path in sorted(Path(root).rglob("*")):
-        if not path.is_file() or path.suffix.lower() in {".png", ".jpg", ".jpeg", ".gif", ".parquet"}:
+        if not path.is_file() or path.suffix.lower() in {
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".gif",
+            ".parquet",
+        }:
             continue
         try:
             text = path.read_text(encoding="utf-8", errors="ignore")

@@ -1,32 +1,30 @@
-"""Read-side probes of a benchmark: count quote rows of a run, poll alert rows as they appear."""
+"""Read-side probes of a benchmark: count the ticks a run stored, poll alert rows as they appear."""
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+
+from fxwatch.store import alerts as store_alerts
+from fxwatch.store import ticks as store_ticks
 
 __all__ = ["count_quotes", "AlertPoller"]
 
 
 def count_quotes(session, pairs, days) -> int:
-    """Rows in quotes over every (pair, day) partition given (a bounded, per-partition count)."""
-    stmt = session.prepare("SELECT COUNT(*) FROM quotes WHERE pair = ? AND day = ?")
-    total = 0
-    for p in pairs:
-        for d in days:
-            total += session.execute(stmt, (p, d), timeout=120).one()[0]
-    return total
+    """Ticks in the tick store (of the session's keyspace) over every (pair, day) given."""
+    return store_ticks.count_ticks(session, None, pairs, days)
 
 
 class AlertPoller(threading.Thread):
-    """Poll alerts of one UTC day every `interval_s`; remember when each (pair, ts_ms) was first seen."""
+    """Poll alerts of one UTC day every `interval_s`; remember when each (pair, ts_ms) was
+    first seen."""
 
     def __init__(self, session, day: date, since_ms: int, interval_s: float = 0.05) -> None:
         super().__init__(name="alert-poller", daemon=True)
         self.session, self.day, self.interval_s = session, day, interval_s
-        self.since = datetime.fromtimestamp(since_ms / 1000, tz=timezone.utc)
-        self.stmt = session.prepare("SELECT ts, pair FROM alerts WHERE day = ? AND ts >= ?")
+        self.since = datetime.fromtimestamp(since_ms / 1000, tz=UTC)
         self.first_seen: dict[tuple[str, int], float] = {}
         self.polls = 0
         self.stop_event = threading.Event()
@@ -35,10 +33,10 @@ class AlertPoller(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                rows = self.session.execute(self.stmt, (self.day, self.since), timeout=10)
+                rows = store_alerts.alert_keys_since(self.session, None, self.day, self.since)
                 now = time.time() * 1000
                 for r in rows:
-                    ts = r.ts.replace(tzinfo=timezone.utc) if r.ts.tzinfo is None else r.ts
+                    ts = r.ts.replace(tzinfo=UTC) if r.ts.tzinfo is None else r.ts
                     self.first_seen.setdefault((r.pair, int(round(ts.timestamp() * 1000))), now)
                 self.polls += 1
             except Exception as exc:  # keep polling; report the last error

@@ -1,21 +1,27 @@
-"""Benchmark Kafka I/O: fresh topics, fast raw produce of prepared bytes, counting what a topic holds."""
+"""Benchmark Kafka I/O: fresh topics, fast raw produce of prepared bytes, counting what a
+topic holds."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from fxwatch.bus.topics import ensure_topics
 
 __all__ = ["fresh_topics", "raw_producer", "produce_raw", "topic_end_offsets", "count_records"]
 
 
 def fresh_topics(settings, tag: str = "bench", partitions: int | None = None):
     """Settings whose quotes/DLQ/alerts topics are new (created now) and unique to this run."""
-    from fxwatch.bus.topics import ensure_topics
-
     suffix = f"{tag}-{uuid.uuid4().hex[:8]}"
-    changes: dict[str, object] = {"quotes_topic": f"fx-quotes-{suffix}", "dlq_topic": f"fx-quotes-dlq-{suffix}",
-                                  "alerts_topic": f"fx-alerts-{suffix}"}
+    changes: dict[str, object] = {
+        "quotes_topic": f"fx-quotes-{suffix}",
+        "dlq_topic": f"fx-quotes-dlq-{suffix}",
+        "alerts_topic": f"fx-alerts-{suffix}",
+    }
     if partitions:
         changes["quotes_partitions"] = partitions
     fresh = settings.with_(**changes)
@@ -25,17 +31,28 @@ def fresh_topics(settings, tag: str = "bench", partitions: int | None = None):
 
 def raw_producer(settings, **overrides):
     """A kafka-python producer tuned for throughput (big batches, acks=1, no per-record flush)."""
-    from kafka import KafkaProducer
-
-    cfg = {**settings.kafka_client_config(), "acks": 1, "linger_ms": 10, "batch_size": 512 * 1024,
-           "max_in_flight_requests_per_connection": 5,
-           "enable_idempotence": False, "client_id": "fxwatch-bench", "max_block_ms": 30_000}
+    cfg = {
+        **settings.kafka_client_config(),
+        "acks": 1,
+        "linger_ms": 10,
+        "batch_size": 512 * 1024,
+        "max_in_flight_requests_per_connection": 5,
+        "enable_idempotence": False,
+        "client_id": "fxwatch-bench",
+        "max_block_ms": 30_000,
+    }
     cfg.update(overrides)
     return KafkaProducer(**cfg)
 
 
-def produce_raw(settings, topic: str, keys: Sequence[bytes], values: Sequence[bytes],
-                on_meta: Callable[[int, object], None] | None = None, producer=None) -> float:
+def produce_raw(
+    settings,
+    topic: str,
+    keys: Sequence[bytes],
+    values: Sequence[bytes],
+    on_meta: Callable[[int, object], None] | None = None,
+    producer=None,
+) -> float:
     """Send every (key, value) to `topic`, flush, and return the seconds it took.
 
     `on_meta(i, record_metadata)` is called for record i once Kafka acknowledged it.
@@ -57,8 +74,6 @@ def produce_raw(settings, topic: str, keys: Sequence[bytes], values: Sequence[by
 
 def topic_end_offsets(settings, topic: str) -> dict[int, int]:
     """{partition: end offset} of a topic (its record count when nothing was deleted)."""
-    from kafka import KafkaConsumer, TopicPartition
-
     consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
     try:
         parts = consumer.partitions_for_topic(topic) or set()

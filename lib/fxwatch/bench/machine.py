@@ -48,7 +48,10 @@ def machine_info(settings=None) -> dict[str, object]:
     cpu = None
     try:
         with open("/proc/cpuinfo") as fh:
-            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")),
+                None,
+            )
     except OSError:
         pass
     info: dict[str, object] = {
@@ -58,7 +61,17 @@ def machine_info(settings=None) -> dict[str, object]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "java": _java(),
-        **{pkg: _version(pkg) for pkg in ("pyspark", "kafka-python", "cassandra-driver", "duckdb", "pyarrow", "pandas")},
+        **{
+            pkg: _version(pkg)
+            for pkg in (
+                "pyspark",
+                "kafka-python",
+                "cassandra-driver",
+                "duckdb",
+                "pyarrow",
+                "pandas",
+            )
+        },
     }
     if settings is not None:
         info["kafka_broker"] = _jar_version(settings.jars_dir / "kafka", "kafka_2.13")

@@ -1,16 +1,25 @@
-"""`fxwatch bench producer`: the project's QuoteProducer against a naive send-and-flush-per-tick one."""
+"""`fxwatch bench producer`: the project's QuoteProducer against a naive
+send-and-flush-per-tick one."""
 
 from __future__ import annotations
 
 import time
 
+from kafka import KafkaProducer
+
+from fxwatch.bench.kafka_io import count_records, fresh_topics, produce_raw
+from fxwatch.bench.report import ratio
+from fxwatch.bench.ticks import make_ticks
+from fxwatch.bus.producer import QuoteProducer, compression_type
+from fxwatch.schema import Quote, now_ms
+
 __all__ = ["bench_producer", "naive_send_flush"]
 
 
-def naive_send_flush(settings, topic: str, values, keys, max_ticks: int = 5000, max_s: float = 30.0) -> dict:
+def naive_send_flush(
+    settings, topic: str, values, keys, max_ticks: int = 5000, max_s: float = 30.0
+) -> dict:
     """kafka-python with default settings, `send(...)` then `flush()` for every tick (capped)."""
-    from kafka import KafkaProducer
-
     producer = KafkaProducer(**settings.kafka_client_config(), client_id="fxwatch-bench-naive")
     done, t0 = 0, time.perf_counter()
     try:
@@ -23,19 +32,17 @@ def naive_send_flush(settings, topic: str, values, keys, max_ticks: int = 5000, 
         elapsed = time.perf_counter() - t0
     finally:
         producer.close(timeout=10)
-    return {"naive_ticks": done, "naive_seconds": round(elapsed, 2),
-            "naive_ticks_per_s": round(done / elapsed, 1) if elapsed > 0 else None,
-            "naive_capped_by": f"{max_ticks} ticks or {max_s:g} s"}
+    return {
+        "naive_ticks": done,
+        "naive_seconds": round(elapsed, 2),
+        "naive_ticks_per_s": round(done / elapsed, 1) if elapsed > 0 else None,
+        "naive_capped_by": f"{max_ticks} ticks or {max_s:g} s",
+    }
 
 
 def bench_producer(settings, ticks: int = 200_000, naive_cap: int = 5000, echo=print) -> dict:
-    """Producer ticks/s: QuoteProducer (idempotent, acks=all, validated) vs naive, plus raw bytes ceiling."""
-    from fxwatch.bench.kafka_io import count_records, fresh_topics, produce_raw
-    from fxwatch.bench.report import ratio
-    from fxwatch.bench.ticks import make_ticks
-    from fxwatch.bus.producer import QuoteProducer, compression_type
-    from fxwatch.schema import Quote, now_ms
-
+    """Producer ticks/s: QuoteProducer (idempotent, acks=all, validated) vs naive, plus raw
+    bytes ceiling."""
     start = now_ms() - 3_600_000  # within the last hour: valid event times
     data = make_ticks(ticks, start, step_us=max(1, 3_600_000_000 // max(ticks, 1)))
     quotes = [Quote.from_json(v) for v in data.values]  # parsing is not what is measured

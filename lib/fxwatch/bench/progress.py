@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from statistics import median
+
+from pyspark.sql.streaming import StreamingQueryListener
 
 __all__ = ["ProgressLog", "sustained_rate", "batch_profile"]
 
@@ -13,11 +16,10 @@ def _ms(iso: str) -> float:
 
 
 class ProgressLog:
-    """A StreamingQueryListener that keeps (query name, batch id, start ms, duration ms, input rows)."""
+    """A StreamingQueryListener that keeps (query name, batch id, start ms, duration ms,
+    input rows)."""
 
     def __init__(self) -> None:
-        from pyspark.sql.streaming import StreamingQueryListener
-
         log = self
         self.events: list[dict] = []
         self._lock = threading.Lock()
@@ -29,8 +31,15 @@ class ProgressLog:
             def onQueryProgress(self, event):
                 p = event.progress
                 with log._lock:
-                    log.events.append({"name": p.name, "batch": p.batchId, "start_ms": _ms(p.timestamp),
-                                       "duration_ms": float(p.batchDuration), "rows": int(p.numInputRows)})
+                    log.events.append(
+                        {
+                            "name": p.name,
+                            "batch": p.batchId,
+                            "start_ms": _ms(p.timestamp),
+                            "duration_ms": float(p.batchDuration),
+                            "rows": int(p.numInputRows),
+                        }
+                    )
 
             def onQueryIdle(self, event):
                 pass
@@ -40,7 +49,7 @@ class ProgressLog:
 
         self.listener = _Listener()
 
-    def attach(self, spark) -> "ProgressLog":
+    def attach(self, spark) -> ProgressLog:
         spark.streams.addListener(self.listener)
         return self
 
@@ -75,16 +84,17 @@ def sustained_rate(events: list[dict], total_rows: int) -> dict[str, float | Non
         if last > t and rows > 0:
             steady.append(rows / ((last - t) / 1000))
     return {
-        "sustained_ticks_per_s": round(total_rows / ((end - start) / 1000), 1) if end > start else None,
+        "sustained_ticks_per_s": round(total_rows / ((end - start) / 1000), 1)
+        if end > start
+        else None,
         "steady_ticks_per_s": round(min(steady), 1) if steady else None,
         "batches": len(busy),
     }
 
 
 def batch_profile(events: list[dict], since_ms: float = 0.0) -> dict[str, dict]:
-    """Per query (name prefix before the topic): batches, rows, median and max batch duration (ms)."""
-    from statistics import median
-
+    """Per query (name prefix before the topic): batches, rows, median and max batch
+    duration (ms)."""
     out: dict[str, dict] = {}
     for e in events:
         if e["start_ms"] < since_ms:

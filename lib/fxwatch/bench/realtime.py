@@ -1,4 +1,5 @@
-"""A stateless tick detector (Kafka -> crossed/jump -> alerts) in real-time or micro-batch mode, and its latency."""
+"""A stateless tick detector (Kafka -> crossed/jump -> alerts) in real-time or micro-batch
+mode, and its latency."""
 
 from __future__ import annotations
 
@@ -10,8 +11,23 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
+from kafka import KafkaConsumer
+from pyspark.sql import functions as F
+
+from fxwatch.bench.cassandra_probe import AlertPoller
+from fxwatch.bench.kafka_io import fresh_topics
+from fxwatch.bench.report import emit, latency_summary
+from fxwatch.bench.steady import SteadyFeeder
 from fxwatch.bench.ticks import BASE_MID
+from fxwatch.config import Settings
+from fxwatch.schema import spark_schema
+from fxwatch.stack.manager import wait_until
+from fxwatch.store.alerts import insert_alerts
+from fxwatch.store.connection import connect
+from fxwatch.store.schema import init_schema
+from fxwatch.stream.session import get_spark
 
 __all__ = ["build_detector", "start_detector", "measure_detector_latency", "main"]
 
@@ -20,64 +36,85 @@ JUMP_THRESHOLD = 0.01  # |mid / reference - 1| above 1 % is an alert
 
 def build_detector(spark, settings, reference: dict[str, float], threshold: float = JUMP_THRESHOLD):
     """Kafka quotes -> alerts DataFrame (key, value) for the Kafka sink: stateless, no shuffle."""
-    from pyspark.sql import functions as F
-
-    from fxwatch.schema import spark_schema
-
     ref = spark.createDataFrame(sorted(reference.items()), "pair STRING, ref_mid DOUBLE")
-    raw = (spark.readStream.format("kafka").options(**settings.spark_kafka_options())
-           .option("subscribe", settings.quotes_topic).option("startingOffsets", "latest").load())
-    quotes = (raw.select(F.from_json(F.col("value").cast("string"), spark_schema()).alias("q"),
-                         F.unix_millis("timestamp").alias("kafka_ms"))
-              .select("q.*", "kafka_ms")
-              .where(F.col("pair").isNotNull() & (F.col("bid") > 0) & (F.col("ask") > 0)))
+    raw = (
+        spark.readStream.format("kafka")
+        .options(**settings.spark_kafka_options())
+        .option("subscribe", settings.quotes_topic)
+        .option("startingOffsets", "latest")
+        .load()
+    )
+    quotes = (
+        raw.select(
+            F.from_json(F.col("value").cast("string"), spark_schema()).alias("q"),
+            F.unix_millis("timestamp").alias("kafka_ms"),
+        )
+        .select("q.*", "kafka_ms")
+        .where(F.col("pair").isNotNull() & (F.col("bid") > 0) & (F.col("ask") > 0))
+    )
     mid = (F.col("bid") + F.col("ask")) / 2
-    alerts = (quotes.join(F.broadcast(ref), "pair")  # stream-static broadcast join: allowed in real-time mode
-              .withColumn("jump", F.abs(mid / F.col("ref_mid") - 1))
-              .where((F.col("bid") > F.col("ask")) | (F.col("jump") > threshold))
-              .withColumn("detector", F.when(F.col("bid") > F.col("ask"), "crossed").otherwise("jump")))
+    alerts = (
+        quotes.join(
+            F.broadcast(ref), "pair"
+        )  # stream-static broadcast join: allowed in real-time mode
+        .withColumn("jump", F.abs(mid / F.col("ref_mid") - 1))
+        .where((F.col("bid") > F.col("ask")) | (F.col("jump") > threshold))
+        .withColumn("detector", F.when(F.col("bid") > F.col("ask"), "crossed").otherwise("jump"))
+    )
     return alerts.select(
         F.col("pair").alias("key"),
-        F.to_json(F.struct("pair", "ts", "detector", "jump", F.col("kafka_ms").alias("tick_kafka_ms"))).alias("value"),
+        F.to_json(
+            F.struct("pair", "ts", "detector", "jump", F.col("kafka_ms").alias("tick_kafka_ms"))
+        ).alias("value"),
     )
 
 
 class CassandraAlertWriter:
-    """A row-at-a-time ForeachWriter: each alert row -> one prepared INSERT into the alerts table."""
+    """A row-at-a-time ForeachWriter: each alert row -> one INSERT into the alerts table."""
 
     def __init__(self, settings) -> None:
         self.settings = settings
 
     def open(self, partition_id, epoch_id) -> bool:
-        from fxwatch.stream.cassandra_io import process_session
-
-        self.session = process_session(self.settings)
-        self.stmt = self.session.prepare(
-            "INSERT INTO alerts (day, ts, pair, detector, score, reason, value, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         return True
 
     def process(self, row) -> None:
-        from datetime import datetime, timezone
-
         d = json.loads(row.value)
-        ts = datetime.fromtimestamp(d["ts"] / 1000, tz=timezone.utc)
-        self.session.execute(self.stmt, (ts.date(), ts, d["pair"], f"rt-{d['detector']}", 1.0,
-                                         f"{d['detector']}: |mid/ref - 1| = {d['jump']:.4f}", d["jump"],
-                                         datetime.now(timezone.utc)))
+        insert_alerts(
+            self.settings,
+            [
+                {
+                    "pair": d["pair"],
+                    "ts": int(d["ts"]),
+                    "detector": f"rt-{d['detector']}",
+                    "score": 1.0,
+                    "reason": f"{d['detector']}: |mid/ref - 1| = {d['jump']:.4f}",
+                    "window_start": None,
+                    "window_end": None,
+                    "value": d["jump"],
+                }
+            ],
+        )
 
     def close(self, error) -> None:
         pass
 
 
-def start_detector(spark, settings, mode: str, checkpoint: str, interval: str | None = None, sink: str = "kafka"):
+def start_detector(
+    spark, settings, mode: str, checkpoint: str, interval: str | None = None, sink: str = "kafka"
+):
     """Start the detector; mode 'realtime' or 'microbatch'; sink 'kafka' (alerts topic) or
     'cassandra' (a foreach writer into the alerts table)."""
     df = build_detector(spark, settings, BASE_MID)
-    writer = df.writeStream.option("checkpointLocation", checkpoint).queryName(f"bench-detector-{mode}-{sink}")
+    writer = df.writeStream.option("checkpointLocation", checkpoint).queryName(
+        f"bench-detector-{mode}-{sink}"
+    )
     if sink == "kafka":
-        writer = (writer.format("kafka").options(**settings.spark_kafka_options())
-                  .option("topic", settings.alerts_topic))
+        writer = (
+            writer.format("kafka")
+            .options(**settings.spark_kafka_options())
+            .option("topic", settings.alerts_topic)
+        )
     elif sink == "cassandra":
         writer = writer.foreach(CassandraAlertWriter(settings))
     else:
@@ -96,10 +133,14 @@ class _AlertCollector(threading.Thread):
 
     def __init__(self, settings, topic: str) -> None:
         super().__init__(name="alert-collector", daemon=True)
-        from kafka import KafkaConsumer
-
-        self.consumer = KafkaConsumer(topic, **settings.kafka_client_config(), auto_offset_reset="earliest",
-                                      enable_auto_commit=False, group_id=None, fetch_max_wait_ms=10)
+        self.consumer = KafkaConsumer(
+            topic,
+            **settings.kafka_client_config(),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_wait_ms=10,
+        )
         self.latency: dict[tuple[str, int], float] = {}
         self.stop_event = threading.Event()
 
@@ -114,16 +155,12 @@ class _AlertCollector(threading.Thread):
 
 
 class _CassandraSeen:
-    """Adapter: AlertPoller first-seen times as {(pair, ts): latency} against the feeder's send times."""
+    """Adapter: AlertPoller first-seen times as {(pair, ts): latency} against the feeder's
+    send times."""
 
     def __init__(self, settings) -> None:
-        from datetime import datetime, timezone
-
-        from fxwatch.bench.cassandra_probe import AlertPoller
-        from fxwatch.store.connection import connect
-
         self.cluster, session = connect(settings)
-        self.poller = AlertPoller(session, datetime.now(timezone.utc).date(), int(time.time() * 1000) - 1000)
+        self.poller = AlertPoller(session, datetime.now(UTC).date(), int(time.time() * 1000) - 1000)
         self.feeder = None
 
     @property
@@ -143,20 +180,21 @@ class _CassandraSeen:
         self.cluster.shutdown()
 
 
-def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration_s: float = 30.0,
-                             spike_every: int = 100, warmup_s: float = 90.0, interval: str | None = None,
-                             echo=print, sink: str = "kafka") -> dict[str, object]:
-    """Run the detector in `mode` on fresh topics, feed steady ticks with spikes, and time each alert
-    (sink kafka: alert received from the alerts topic; sink cassandra: alert row readable)."""
-    from fxwatch.bench.kafka_io import fresh_topics
-    from fxwatch.bench.report import latency_summary
-    from fxwatch.bench.steady import SteadyFeeder
-    from fxwatch.stack.manager import wait_until
-    from fxwatch.stream.session import get_spark
-
+def measure_detector_latency(
+    settings,
+    mode: str,
+    rate: float = 2000.0,
+    duration_s: float = 30.0,
+    spike_every: int = 100,
+    warmup_s: float = 90.0,
+    interval: str | None = None,
+    echo=print,
+    sink: str = "kafka",
+) -> dict[str, object]:
+    """Run the detector in `mode` on fresh topics, feed steady ticks with spikes, and time each
+    alert (sink kafka: alert received from the alerts topic; sink cassandra: alert row
+    readable)."""
     if sink == "cassandra":
-        from fxwatch.store.schema import init_schema
-
         settings = settings.with_(keyspace="fxwatch_bench")
         init_schema(settings)
     settings = fresh_topics(settings, f"lat-{mode}", partitions=2)
@@ -167,7 +205,11 @@ def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration
         conf["spark.buffer.size"] = os.environ.get("FXWATCH_BENCH_PY_BUFFER", "256")
     spark = get_spark(settings, app_name=f"fxwatch-bench-{mode}", **conf)
     checkpoint = settings.checkpoint_dir / f"bench-{mode}-{uuid.uuid4().hex[:8]}"
-    collector = _AlertCollector(settings, settings.alerts_topic) if sink == "kafka" else _CassandraSeen(settings)
+    collector = (
+        _AlertCollector(settings, settings.alerts_topic)
+        if sink == "kafka"
+        else _CassandraSeen(settings)
+    )
     collector.start()
     feeder = SteadyFeeder(settings, settings.quotes_topic, rate=rate, spike_every=spike_every)
     if sink == "cassandra":
@@ -176,10 +218,16 @@ def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration
     try:
         feeder.start()
         t0 = time.monotonic()
-        if not wait_until(lambda: collector.latency, warmup_s, 0.2,
-                          abort=lambda: f"query failed: {query.exception()}" if not query.isActive else None):
+        if not wait_until(
+            lambda: collector.latency,
+            warmup_s,
+            0.2,
+            abort=lambda: f"query failed: {query.exception()}" if not query.isActive else None,
+        ):
             raise RuntimeError(f"no alert within {warmup_s:.0f} s of feeding spikes ({mode})")
-        echo(f"{mode}: first alert after {time.monotonic() - t0:.1f} s; measuring {duration_s:.0f} s")
+        echo(
+            f"{mode}: first alert after {time.monotonic() - t0:.1f} s; measuring {duration_s:.0f} s"
+        )
         measured_from = int(time.time() * 1000) + 1000
         time.sleep(duration_s)  # the measurement window itself (not a wait for a condition)
         feeder.stop()
@@ -192,17 +240,21 @@ def measure_detector_latency(settings, mode: str, rate: float = 2000.0, duration
         collector.stop_event.set()
         collector.join(10)
         shutil.rmtree(checkpoint, ignore_errors=True)
-    out = {"mode": mode, "sink": sink, "rate": rate, "spike_every": spike_every, "measured_s": duration_s,
-           "ticks_sent": feeder.sent, "trigger": interval or ("30 seconds" if mode == "realtime" else "100 milliseconds")}
+    out = {
+        "mode": mode,
+        "sink": sink,
+        "rate": rate,
+        "spike_every": spike_every,
+        "measured_s": duration_s,
+        "ticks_sent": feeder.sent,
+        "trigger": interval or ("30 seconds" if mode == "realtime" else "100 milliseconds"),
+    }
     out.update(latency_summary(lat, len(expected)))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m fxwatch.bench.realtime --mode realtime|microbatch`: one JSON line at the end."""
-    from fxwatch.bench.report import emit
-    from fxwatch.config import Settings
-
     p = argparse.ArgumentParser(prog="fxwatch-bench-detector")
     p.add_argument("--mode", choices=("realtime", "microbatch"), required=True)
     p.add_argument("--rate", type=float, default=2000.0)
@@ -213,10 +265,22 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     settings = Settings.from_env()
     try:
-        result = measure_detector_latency(settings, a.mode, a.rate, a.duration, a.spike_every, interval=a.interval,
-                                          echo=lambda m: print(m, file=sys.stderr), sink=a.sink)
+        result = measure_detector_latency(
+            settings,
+            a.mode,
+            a.rate,
+            a.duration,
+            a.spike_every,
+            interval=a.interval,
+            echo=lambda m: print(m, file=sys.stderr),
+            sink=a.sink,
+        )
     except Exception as exc:  # the error is the result: real-time mode may not run in this build
-        result = {"mode": a.mode, "sink": a.sink, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"}
+        result = {
+            "mode": a.mode,
+            "sink": a.sink,
+            "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}",
+        }
     emit(result)
     return 0 if "error" not in result else 1
 

@@ -1,4 +1,5 @@
-"""A steady-rate tick feeder with injected spikes, for latency runs (send time = Kafka timestamp)."""
+"""A steady-rate tick feeder with injected spikes, for latency runs
+(send time = Kafka timestamp)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,22 @@ import time
 
 import numpy as np
 
+from fxwatch.bench.kafka_io import raw_producer
 from fxwatch.bench.ticks import BASE_MID, BENCH_PAIRS, SPIKE_JUMP
+from fxwatch.schema import CURRENCIES
 
 __all__ = ["SteadyFeeder", "many_pairs"]
 
 
 def many_pairs(n: int = 48, seed: int = 5) -> dict[str, float]:
-    """`n` pairs of known currencies with mids from one USD value per currency (triangles consistent)."""
-    from fxwatch.schema import CURRENCIES
-
+    """`n` pairs of known currencies with mids from one USD value per currency
+    (triangles consistent)."""
     rng = np.random.default_rng(seed)
     ccys = sorted(CURRENCIES - {"XAU", "XAG", "XPT", "XPD"})
     value = {c: float(np.exp(rng.normal(0, 1.5))) for c in ccys}
     out: dict[str, float] = {}
     for i, a in enumerate(ccys):
-        for b in ccys[i + 1:]:
+        for b in ccys[i + 1 :]:
             if len(out) >= n:
                 return out
             if rng.random() < 0.3:
@@ -36,12 +38,19 @@ class SteadyFeeder(threading.Thread):
     (pair, ts_ms) of each spike sent to that Kafka timestamp.
     """
 
-    def __init__(self, settings, topic: str, rate: float = 2000.0, spike_every: int = 200,
-                 pairs: tuple[str, ...] = BENCH_PAIRS, tick_ms: float = 10.0, seed: int = 3,
-                 mids: dict[str, float] | None = None, pair_gap_s: float | None = None) -> None:
+    def __init__(
+        self,
+        settings,
+        topic: str,
+        rate: float = 2000.0,
+        spike_every: int = 200,
+        pairs: tuple[str, ...] = BENCH_PAIRS,
+        tick_ms: float = 10.0,
+        seed: int = 3,
+        mids: dict[str, float] | None = None,
+        pair_gap_s: float | None = None,
+    ) -> None:
         super().__init__(name="steady-feeder", daemon=True)
-        from fxwatch.bench.kafka_io import raw_producer
-
         self.topic, self.rate, self.spike_every, self.pairs = topic, rate, spike_every, pairs
         self.tick_s = tick_ms / 1000.0
         self.rng = np.random.default_rng(seed)
@@ -52,8 +61,9 @@ class SteadyFeeder(threading.Thread):
         self.error: BaseException | None = None
         self._last_ts = {p: 0 for p in pairs}
         self.mids = mids or {p: BASE_MID.get(p, 1.0) for p in pairs}
-        # pair_gap_s: spike each pair once per gap (detectors de-duplicate alerts of a pair for a while),
-        # staggered so that spikes arrive evenly; otherwise every `spike_every`-th tick is a spike
+        # pair_gap_s: spike each pair once per gap (detectors de-duplicate alerts of a pair for
+        # a while), staggered so that spikes arrive evenly; otherwise every `spike_every`-th
+        # tick is a spike
         self.pair_gap_s = pair_gap_s
         self._next_spike: dict[str, float] = {}
 
@@ -69,7 +79,10 @@ class SteadyFeeder(threading.Thread):
     def _loop(self) -> None:
         t0 = time.perf_counter()
         if self.pair_gap_s:
-            self._next_spike = {p: t0 + 5.0 + i * self.pair_gap_s / len(self.pairs) for i, p in enumerate(self.pairs)}
+            self._next_spike = {
+                p: t0 + 5.0 + i * self.pair_gap_s / len(self.pairs)
+                for i, p in enumerate(self.pairs)
+            }
         while not self.stop_event.is_set():
             due = int((time.perf_counter() - t0) * self.rate)
             while self.sent < due:
@@ -79,7 +92,9 @@ class SteadyFeeder(threading.Thread):
     def _send_one(self) -> None:
         pair = self.pairs[self.sent % len(self.pairs)]
         now = int(time.time() * 1000)
-        ts = max(now, self._last_ts[pair] + 1)  # unique event time per pair (one Cassandra row each)
+        ts = max(
+            now, self._last_ts[pair] + 1
+        )  # unique event time per pair (one Cassandra row each)
         self._last_ts[pair] = ts
         mid = self.mids[pair] * (1.0 + self.rng.normal(0.0, 5e-5))
         half = self.mids[pair] * 4e-5
@@ -95,7 +110,12 @@ class SteadyFeeder(threading.Thread):
             jumped = mid * (1.0 + SPIKE_JUMP)
             bid, ask = jumped + half, jumped - half
             self.spikes[(pair, ts)] = now
-        value = b'{"v":1,"pair":"%s","ts":%d,"bid":%.6f,"ask":%.6f,"src":"bench"}' % (pair.encode(), ts, bid, ask)
+        value = b'{"v":1,"pair":"%s","ts":%d,"bid":%.6f,"ask":%.6f,"src":"bench"}' % (
+            pair.encode(),
+            ts,
+            bid,
+            ask,
+        )
         self.producer.send(self.topic, key=pair.encode(), value=value, timestamp_ms=now)
 
     def stop(self, timeout_s: float = 30.0) -> None:

@@ -8,9 +8,26 @@ import numpy as np
 
 __all__ = ["BenchTicks", "make_ticks", "BENCH_PAIRS", "BASE_MID"]
 
-BENCH_PAIRS = ("EUR/USD", "USD/JPY", "GBP/USD", "EUR/GBP", "USD/CHF", "AUD/USD", "EUR/JPY", "USD/CAD")
-BASE_MID = {"EUR/USD": 1.09, "USD/JPY": 148.0, "GBP/USD": 1.27, "EUR/GBP": 0.858, "USD/CHF": 0.88,
-            "AUD/USD": 0.66, "EUR/JPY": 161.3, "USD/CAD": 1.35}
+BENCH_PAIRS = (
+    "EUR/USD",
+    "USD/JPY",
+    "GBP/USD",
+    "EUR/GBP",
+    "USD/CHF",
+    "AUD/USD",
+    "EUR/JPY",
+    "USD/CAD",
+)
+BASE_MID = {
+    "EUR/USD": 1.09,
+    "USD/JPY": 148.0,
+    "GBP/USD": 1.27,
+    "EUR/GBP": 0.858,
+    "USD/CHF": 0.88,
+    "AUD/USD": 0.66,
+    "EUR/JPY": 161.3,
+    "USD/CAD": 1.35,
+}
 SPIKE_JUMP = 0.03  # a 3 % jump of the mid: every price detector fires on it
 
 
@@ -33,9 +50,17 @@ class BenchTicks:
         return {(self.pairs[int(self.pair_idx[i])], int(self.ts_ms[i])) for i in self.spikes}
 
 
-def make_ticks(n: int, start_ms: int, step_us: int = 1000, pairs: tuple[str, ...] = BENCH_PAIRS,
-               spike_every: int = 0, seed: int = 7, source: str = "bench") -> BenchTicks:
-    """`n` valid ticks from `start_ms`, `step_us` apart; every `spike_every`-th tick a crossed 3 % jump.
+def make_ticks(
+    n: int,
+    start_ms: int,
+    step_us: int = 1000,
+    pairs: tuple[str, ...] = BENCH_PAIRS,
+    spike_every: int = 0,
+    seed: int = 7,
+    source: str = "bench",
+) -> BenchTicks:
+    """`n` valid ticks from `start_ms`, `step_us` apart; every `spike_every`-th tick a crossed
+    3 % jump.
 
     Timestamps are unique per pair (whole ms, strictly increasing), so each tick is one
     Cassandra row and a replay overwrites instead of adding.
@@ -51,14 +76,22 @@ def make_ticks(n: int, start_ms: int, step_us: int = 1000, pairs: tuple[str, ...
     mid = base[pair_idx] * (1.0 + walk - walk.mean())
     half = base[pair_idx] * 4e-5
     bid, ask = mid - half, mid + half
-    spikes = np.arange(spike_every - 1, n, spike_every) if spike_every > 0 else np.array([], dtype=np.int64)
+    spikes = (
+        np.arange(spike_every - 1, n, spike_every)
+        if spike_every > 0
+        else np.array([], dtype=np.int64)
+    )
     if spikes.size:
         jumped = mid[spikes] * (1.0 + SPIKE_JUMP)
-        bid[spikes], ask[spikes] = jumped + half[spikes], jumped - half[spikes]  # crossed: bid > ask
+        bid[spikes], ask[spikes] = (
+            jumped + half[spikes],
+            jumped - half[spikes],
+        )  # crossed: bid > ask
     keys_by_pair = [p.encode() for p in pairs]
     keys = [keys_by_pair[i] for i in pair_idx.tolist()]
     values = [
-        b'{"v":1,"pair":"%s","ts":%d,"bid":%.6f,"ask":%.6f,"src":"%s"}' % (k, t, b, a, source.encode())
+        b'{"v":1,"pair":"%s","ts":%d,"bid":%.6f,"ask":%.6f,"src":"%s"}'
+        % (k, t, b, a, source.encode())
         for k, t, b, a in zip(keys, ts.tolist(), bid.tolist(), ask.tolist())
     ]
     return BenchTicks(keys, values, pair_idx, ts, spikes, tuple(pairs))

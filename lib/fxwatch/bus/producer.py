@@ -6,30 +6,37 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+
+from kafka import KafkaProducer
+from kafka.codec import has_lz4
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from fxwatch.bus.topics import broker_unreachable_message
 from fxwatch.errors import FxwatchError
 from fxwatch.schema import BadLine, Quote, SourceItem, now_ms, validate_quote
 
-__all__ = ["QuoteProducer", "ProduceSummary", "produce", "check_item", "compression_type", "producer_config"]
+__all__ = [
+    "QuoteProducer",
+    "ProduceSummary",
+    "produce",
+    "check_item",
+    "compression_type",
+    "producer_config",
+]
 
 log = logging.getLogger(__name__)
 
 
 def compression_type() -> str:
     """lz4 when the lz4 package is importable, else gzip (always available)."""
-    try:
-        from kafka.codec import has_lz4
-
-        return "lz4" if has_lz4() else "gzip"
-    except ImportError:  # pragma: no cover
-        return "gzip"
+    return "lz4" if has_lz4() else "gzip"
 
 
 def producer_config(settings, timeout_s: float = 10.0) -> dict[str, object]:
-    """kafka-python KafkaProducer kwargs: acks=all, idempotent, batched, compressed, bounded waits."""
+    """kafka-python KafkaProducer kwargs: acks=all, idempotent, batched, compressed,
+    bounded waits."""
     return {
         **settings.kafka_client_config(),
         "client_id": "fxwatch-producer",
@@ -73,16 +80,24 @@ class ProduceSummary:
 
     def __str__(self) -> str:
         top = ", ".join(f"{k}={v}" for k, v in self.reasons.most_common(5))
-        return (f"sent {self.sent} quotes, dead-lettered {self.dead_lettered}"
-                f"{f' ({top})' if top else ''}, delivered {self.delivered}, failed {self.failed}, "
-                f"{self.elapsed_s:.1f} s, {self.rate:,.0f} records/s")
+        return (
+            f"sent {self.sent} quotes, dead-lettered {self.dead_lettered}"
+            f"{f' ({top})' if top else ''}, delivered {self.delivered}, failed {self.failed}, "
+            f"{self.elapsed_s:.1f} s, {self.rate:,.0f} records/s"
+        )
 
 
 class QuoteProducer:
     """Send Quotes keyed by pair to the quotes topic and BadLines keyed by source to the DLQ."""
 
-    def __init__(self, settings, *, producer=None, timeout_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings,
+        *,
+        producer=None,
+        timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
         self.clock = clock
@@ -94,16 +109,13 @@ class QuoteProducer:
         self._producer = producer
 
     def _connect(self):
-        from kafka import KafkaProducer
-        from kafka.errors import KafkaError
-
         try:
             return KafkaProducer(**producer_config(self.settings, self.timeout_s))
         except (KafkaError, OSError) as exc:
             log.debug("producer bootstrap failed: %r", exc)
             raise FxwatchError(broker_unreachable_message(self.settings, self.timeout_s)) from None
 
-    def __enter__(self) -> "QuoteProducer":
+    def __enter__(self) -> QuoteProducer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -112,7 +124,7 @@ class QuoteProducer:
         else:
             self.close(check=False)
 
-    # ---- delivery accounting (runs in the producer's I/O thread) -----------------------------------
+    # ---- delivery accounting (runs in the producer's I/O thread) ----------------------------
     def _ok(self, _metadata) -> None:
         with self._lock:
             self.summary.delivered += 1
@@ -126,19 +138,20 @@ class QuoteProducer:
             self._lock.notify_all()
 
     def _send(self, topic: str, key: str, value: str) -> None:
-        from kafka.errors import KafkaTimeoutError
-
         try:
             future = self._producer.send(topic, key=key.encode(), value=value.encode())
         except KafkaTimeoutError:
             raise FxwatchError(
-                f"topic {topic!r} has no leader after {self.timeout_s:g} s at {self.settings.kafka_bootstrap} — "
-                "run `fxwatch topics ensure` (and `fxwatch stack status`)") from None
+                f"topic {topic!r} has no leader after {self.timeout_s:g} s "
+                f"at {self.settings.kafka_bootstrap} — "
+                "run `fxwatch topics ensure` (and `fxwatch stack status`)"
+            ) from None
         future.add_callback(self._ok)
         future.add_errback(self._fail)
 
     def send(self, item: SourceItem, now: int | None = None) -> bool:
-        """Validate and send one item; True if it went to the quotes topic, False if dead-lettered."""
+        """Validate and send one item; True if it went to the quotes topic, False if
+        dead-lettered."""
         item = check_item(item, now)
         if isinstance(item, Quote):
             self._send(self.settings.quotes_topic, item.pair, item.to_json())
@@ -150,20 +163,23 @@ class QuoteProducer:
         return False
 
     def flush(self) -> None:
-        from kafka.errors import KafkaError
-
         try:
             self._producer.flush(timeout=max(self.timeout_s, 30.0))
         except KafkaError as exc:
-            raise FxwatchError(f"Kafka did not confirm the records ({exc}) — check `fxwatch stack status`") from None
+            raise FxwatchError(
+                f"Kafka did not confirm the records ({exc}) — check `fxwatch stack status`"
+            ) from None
 
     def close(self, check: bool = True) -> ProduceSummary:
-        """Flush, close, and (check=True) raise FxwatchError unless every record was acknowledged."""
+        """Flush, close, and (check=True) raise FxwatchError unless every record was
+        acknowledged."""
         try:
             self.flush()
             total = self.summary.sent + self.summary.dead_lettered
             with self._lock:  # callbacks may trail flush() by a moment: wait on the count, bounded
-                self._lock.wait_for(lambda: self.summary.delivered + self.summary.failed >= total, timeout=5.0)
+                self._lock.wait_for(
+                    lambda: self.summary.delivered + self.summary.failed >= total, timeout=5.0
+                )
         finally:
             self.summary.elapsed_s = self.clock() - self._t0
             self._producer.close(timeout=5)
@@ -172,15 +188,25 @@ class QuoteProducer:
             total = s.sent + s.dead_lettered
             if s.failed or s.delivered != total:
                 raise FxwatchError(
-                    f"{s.failed} of {total} records failed and {total - s.delivered - s.failed} were not "
-                    f"confirmed by Kafka at {self.settings.kafka_bootstrap} ({'; '.join(s.errors) or 'no error'}) "
-                    "— check `fxwatch stack status` and produce again")
+                    f"{s.failed} of {total} records failed and "
+                    f"{total - s.delivered - s.failed} were not "
+                    f"confirmed by Kafka at {self.settings.kafka_bootstrap} "
+                    f"({'; '.join(s.errors) or 'no error'}) "
+                    "— check `fxwatch stack status` and produce again"
+                )
         return s
 
 
-def produce(items: Iterable[SourceItem], settings, *, producer=None, timeout_s: float = 10.0,
-            progress: Callable[[int], None] | None = None) -> ProduceSummary:
-    """Send every item (Quote -> quotes topic, BadLine -> DLQ), flush, verify delivery, summarise."""
+def produce(
+    items: Iterable[SourceItem],
+    settings,
+    *,
+    producer=None,
+    timeout_s: float = 10.0,
+    progress: Callable[[int], None] | None = None,
+) -> ProduceSummary:
+    """Send every item (Quote -> quotes topic, BadLine -> DLQ), flush, verify delivery,
+    summarise."""
     qp = QuoteProducer(settings, producer=producer, timeout_s=timeout_s)
     try:
         for item in items:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from fxwatch.errors import FxwatchError
 
-__all__ = ["TopicSpec", "topic_specs", "ensure_topics", "broker_unreachable_message", "admin_client"]
+__all__ = [
+    "TopicSpec",
+    "topic_specs",
+    "ensure_topics",
+    "broker_unreachable_message",
+    "admin_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,39 +38,76 @@ class TopicSpec:
 def topic_specs(settings) -> list[TopicSpec]:
     """fx-quotes (key=pair, 7 days), fx-quotes-dlq (30 days), fx-alerts (30 days)."""
     return [
-        TopicSpec(settings.quotes_topic, settings.quotes_partitions, 1,
-                  {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"}, key="pair"),
-        TopicSpec(settings.dlq_topic, 1, 1,
-                  {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"}, key="source"),
-        TopicSpec(settings.alerts_topic, settings.quotes_partitions, 1,
-                  {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"}, key="pair"),
+        TopicSpec(
+            settings.quotes_topic,
+            settings.quotes_partitions,
+            1,
+            {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+            key="pair",
+        ),
+        TopicSpec(
+            settings.dlq_topic,
+            1,
+            1,
+            {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
+            key="source",
+        ),
+        TopicSpec(
+            settings.alerts_topic,
+            settings.quotes_partitions,
+            1,
+            {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
+            key="pair",
+        ),
     ]
 
 
 def broker_unreachable_message(settings, timeout_s: float) -> str:
-    return (f"Kafka at {settings.kafka_bootstrap} is not reachable after {timeout_s:g} s — "
-            "start it with `fxwatch stack up` (or set FXWATCH_KAFKA_BOOTSTRAP)")
+    """Why no broker let the client in, and the fix.
+
+    With SASL, a broker that accepts TCP connections but not the client refused the login:
+    kafka-python sees only a closed socket, so the open port tells the two cases apart.
+    """
+    if "SASL" in settings.kafka_security_protocol and _port_open(settings.kafka_bootstrap):
+        return (
+            f"Kafka at {settings.kafka_bootstrap} accepts connections but not the SASL "
+            f"login of user {settings.kafka_sasl_username!r} after {timeout_s:g} s — fix "
+            "KAFKA_SASL_PASSWORD (or KAFKA_SASL_USERNAME, FXWATCH_KAFKA_SASL_MECHANISM)"
+        )
+    return (
+        f"Kafka at {settings.kafka_bootstrap} is not reachable after {timeout_s:g} s — "
+        "start it with `fxwatch stack up` (or set FXWATCH_KAFKA_BOOTSTRAP)"
+    )
+
+
+def _port_open(bootstrap: str) -> bool:
+    """True if the first bootstrap server accepts a TCP connection."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def admin_client(settings, timeout_s: float = 10.0):
     """A KafkaAdminClient, or FxwatchError after `timeout_s` if no broker answers."""
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
     try:
-        return KafkaAdminClient(**settings.kafka_client_config(),
-                                bootstrap_timeout_ms=int(timeout_s * 1000),
-                                request_timeout_ms=int(max(timeout_s, 5) * 1000),
-                                client_id="fxwatch-admin")
+        return KafkaAdminClient(
+            **settings.kafka_client_config(),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            request_timeout_ms=int(max(timeout_s, 5) * 1000),
+            client_id="fxwatch-admin",
+        )
     except (KafkaError, OSError) as exc:
         log.debug("admin bootstrap failed: %r", exc)
         raise FxwatchError(broker_unreachable_message(settings, timeout_s)) from None
 
 
-def ensure_topics(settings, timeout_s: float = 10.0, specs: list[TopicSpec] | None = None) -> dict[str, str]:
+def ensure_topics(
+    settings, timeout_s: float = 10.0, specs: list[TopicSpec] | None = None
+) -> dict[str, str]:
     """Create missing topics; existing ones are fine. Returns {topic: 'created' | 'existing'}."""
-    from kafka.errors import TopicAlreadyExistsError
-
     specs = topic_specs(settings) if specs is None else specs
     admin = admin_client(settings, timeout_s)
     try:
@@ -70,9 +117,16 @@ def ensure_topics(settings, timeout_s: float = 10.0, specs: list[TopicSpec] | No
         for spec in missing:  # one at a time: a concurrent creator makes only its topic "existing"
             try:
                 admin.create_topics(
-                    {spec.name: {"num_partitions": spec.partitions, "replication_factor": spec.replication,
-                                 "configs": spec.configs}},
-                    timeout_ms=int(timeout_s * 1000), wait_for_metadata=True)
+                    {
+                        spec.name: {
+                            "num_partitions": spec.partitions,
+                            "replication_factor": spec.replication,
+                            "configs": spec.configs,
+                        }
+                    },
+                    timeout_ms=int(timeout_s * 1000),
+                    wait_for_metadata=True,
+                )
                 result[spec.name] = "created"
             except TopicAlreadyExistsError:
                 result[spec.name] = "existing"

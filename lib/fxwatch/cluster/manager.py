@@ -1,4 +1,5 @@
-"""A Spark standalone master and worker on this machine, started from pyspark's own `spark-class`."""
+"""A Spark standalone master and worker on this machine, started from pyspark's own
+`spark-class`."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from fxwatch.errors import FxwatchError
 from fxwatch.stack.manager import process_alive
 
-__all__ = ["ClusterConfig", "spark_home", "cluster_up", "cluster_down", "cluster_status", "master_state"]
+__all__ = [
+    "ClusterConfig",
+    "spark_home",
+    "cluster_up",
+    "cluster_down",
+    "cluster_status",
+    "master_state",
+]
 
 
 @dataclass(frozen=True)
@@ -34,19 +42,25 @@ class ClusterConfig:
         return f"spark://{self.host}:{self.port}"
 
     @classmethod
-    def from_env(cls) -> "ClusterConfig":
+    def from_env(cls) -> ClusterConfig:
         """Ports and sizes from FXWATCH_CLUSTER_* variables, else the defaults."""
         e = os.environ
-        return cls(host=e.get("FXWATCH_CLUSTER_HOST", cls.host),
-                   port=int(e.get("FXWATCH_CLUSTER_PORT", cls.port)),
-                   webui_port=int(e.get("FXWATCH_CLUSTER_WEBUI_PORT", cls.webui_port)),
-                   worker_webui_port=int(e.get("FXWATCH_CLUSTER_WORKER_WEBUI_PORT", cls.worker_webui_port)),
-                   worker_cores=int(e.get("FXWATCH_CLUSTER_WORKER_CORES", cls.worker_cores)),
-                   worker_memory=e.get("FXWATCH_CLUSTER_WORKER_MEMORY", cls.worker_memory))
+        return cls(
+            host=e.get("FXWATCH_CLUSTER_HOST", cls.host),
+            port=int(e.get("FXWATCH_CLUSTER_PORT", cls.port)),
+            webui_port=int(e.get("FXWATCH_CLUSTER_WEBUI_PORT", cls.webui_port)),
+            worker_webui_port=int(
+                e.get("FXWATCH_CLUSTER_WORKER_WEBUI_PORT", cls.worker_webui_port)
+            ),
+            worker_cores=int(e.get("FXWATCH_CLUSTER_WORKER_CORES", cls.worker_cores)),
+            worker_memory=e.get("FXWATCH_CLUSTER_WORKER_MEMORY", cls.worker_memory),
+        )
 
 
 def spark_home() -> Path:
-    """The pyspark package folder: it ships bin/spark-class and jars/ (no separate Spark install)."""
+    """The pyspark package folder: it ships bin/spark-class and jars/ (no separate Spark
+    install)."""
+    # lazy: every `fxwatch` command loads this module (cli/cluster.py); pyspark only here
     import pyspark
 
     home = Path(pyspark.__file__).parent
@@ -74,7 +88,9 @@ def _read_pid(settings, name: str) -> int | None:
 def master_state(cfg: ClusterConfig, timeout_s: float = 2.0) -> dict | None:
     """The master's JSON status (workers, apps), or None when its web UI does not answer."""
     try:
-        with urllib.request.urlopen(f"http://{cfg.host}:{cfg.webui_port}/json/", timeout=timeout_s) as resp:
+        with urllib.request.urlopen(
+            f"http://{cfg.host}:{cfg.webui_port}/json/", timeout=timeout_s
+        ) as resp:
             return json.loads(resp.read().decode())
     except (OSError, ValueError):
         return None
@@ -90,9 +106,15 @@ def _launch(settings, name: str, args: list[str], env: dict[str, str]) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     _pid_path(settings, name).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        proc = subprocess.Popen([str(spark_home() / "bin" / "spark-class"), *args], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                cwd=settings.stack_dir, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(spark_home() / "bin" / "spark-class"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=settings.stack_dir,
+            start_new_session=True,
+        )
     _pid_path(settings, name).write_text(str(proc.pid))
     return proc.pid
 
@@ -101,42 +123,99 @@ def _wait(what: str, ok: Callable[[], bool], pid: int, log: Path, timeout_s: flo
     deadline = time.monotonic() + timeout_s
     while not ok():
         if not process_alive(pid):
-            tail = " | ".join(log.read_text(errors="replace").splitlines()[-3:]) if log.exists() else ""
+            tail = (
+                " | ".join(log.read_text(errors="replace").splitlines()[-3:])
+                if log.exists()
+                else ""
+            )
             raise FxwatchError(f"{what} died on start; see {log}: {tail[:400]}")
         if time.monotonic() > deadline:
             raise FxwatchError(f"{what} did not come up within {timeout_s:.0f} s; see {log}")
         time.sleep(0.5)
 
 
-def cluster_up(settings, cfg: ClusterConfig | None = None, echo: Callable[[str], None] = print,
-               timeout_s: float = 90.0) -> str:
-    """Start master then worker (idempotent), wait until the worker is ALIVE; returns the master URL."""
+def cluster_up(
+    settings,
+    cfg: ClusterConfig | None = None,
+    echo: Callable[[str], None] = print,
+    timeout_s: float = 90.0,
+) -> str:
+    """Start master then worker (idempotent), wait until the worker is ALIVE; returns the
+    master URL."""
     cfg = cfg or ClusterConfig.from_env()
     home = spark_home()
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_NO_DAEMONIZE": "1",
-           "SPARK_LOG_DIR": str(settings.logs_dir), "SPARK_LOCAL_IP": cfg.host}
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_NO_DAEMONIZE": "1",
+        "SPARK_LOG_DIR": str(settings.logs_dir),
+        "SPARK_LOCAL_IP": cfg.host,
+    }
     work = settings.stack_dir / "spark-work"
     work.mkdir(parents=True, exist_ok=True)
     pid = _read_pid(settings, "spark-master")
     if pid is None:
         if master_state(cfg) is not None:
-            raise FxwatchError(f"a Spark master not started by fxwatch answers on {cfg.host}:{cfg.webui_port}: "
-                               "stop it or set FXWATCH_CLUSTER_WEBUI_PORT")
-        pid = _launch(settings, "spark-master", ["org.apache.spark.deploy.master.Master", "--host", cfg.host,
-                                                 "--port", str(cfg.port), "--webui-port", str(cfg.webui_port)], env)
+            raise FxwatchError(
+                f"a Spark master not started by fxwatch answers on {cfg.host}:{cfg.webui_port}: "
+                "stop it or set FXWATCH_CLUSTER_WEBUI_PORT"
+            )
+        pid = _launch(
+            settings,
+            "spark-master",
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                cfg.host,
+                "--port",
+                str(cfg.port),
+                "--webui-port",
+                str(cfg.webui_port),
+            ],
+            env,
+        )
         echo(f"spark-master: starting (pid {pid})")
-    _wait("spark-master", lambda: master_state(cfg) is not None, pid, _log_path(settings, "spark-master"), timeout_s)
+    _wait(
+        "spark-master",
+        lambda: master_state(cfg) is not None,
+        pid,
+        _log_path(settings, "spark-master"),
+        timeout_s,
+    )
     echo(f"spark-master: ready at {cfg.master_url} (web UI http://{cfg.host}:{cfg.webui_port})")
     wpid = _read_pid(settings, "spark-worker")
     if wpid is None:
-        wpid = _launch(settings, "spark-worker", ["org.apache.spark.deploy.worker.Worker", "--host", cfg.host,
-                                                  "--cores", str(cfg.worker_cores), "--memory", cfg.worker_memory,
-                                                  "--webui-port", str(cfg.worker_webui_port), "--work-dir", str(work),
-                                                  cfg.master_url], env)
+        wpid = _launch(
+            settings,
+            "spark-worker",
+            [
+                "org.apache.spark.deploy.worker.Worker",
+                "--host",
+                cfg.host,
+                "--cores",
+                str(cfg.worker_cores),
+                "--memory",
+                cfg.worker_memory,
+                "--webui-port",
+                str(cfg.worker_webui_port),
+                "--work-dir",
+                str(work),
+                cfg.master_url,
+            ],
+            env,
+        )
         echo(f"spark-worker: starting (pid {wpid})")
-    _wait("spark-worker", lambda: _alive_workers(cfg) >= 1, wpid, _log_path(settings, "spark-worker"), timeout_s)
-    echo(f"spark-worker: registered ({cfg.worker_cores} cores, {cfg.worker_memory}); "
-         f"use SPARK_MASTER={cfg.master_url}")
+    _wait(
+        "spark-worker",
+        lambda: _alive_workers(cfg) >= 1,
+        wpid,
+        _log_path(settings, "spark-worker"),
+        timeout_s,
+    )
+    echo(
+        f"spark-worker: registered ({cfg.worker_cores} cores, {cfg.worker_memory}); "
+        f"use SPARK_MASTER={cfg.master_url}"
+    )
     return cfg.master_url
 
 
@@ -162,6 +241,11 @@ def cluster_status(settings, cfg: ClusterConfig | None = None) -> dict[str, obje
     """Pids, alive workers and running applications of the local standalone cluster."""
     cfg = cfg or ClusterConfig.from_env()
     state = master_state(cfg) or {}
-    return {"master_url": cfg.master_url, "master_pid": _read_pid(settings, "spark-master"),
-            "worker_pid": _read_pid(settings, "spark-worker"), "alive_workers": _alive_workers(cfg),
-            "cores": state.get("cores"), "active_apps": len(state.get("activeapps", []))}
+    return {
+        "master_url": cfg.master_url,
+        "master_pid": _read_pid(settings, "spark-master"),
+        "worker_pid": _read_pid(settings, "spark-worker"),
+        "alive_workers": _alive_workers(cfg),
+        "cores": state.get("cores"),
+        "active_apps": len(state.get("activeapps", [])),
+    }

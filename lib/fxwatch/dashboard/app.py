@@ -1,4 +1,5 @@
-"""The Dash app: `create_app(settings, data_source=None)` wires layout, data and figures together."""
+"""The Dash app: `create_app(settings, data_source=None)` wires layout, data and figures
+together."""
 
 from __future__ import annotations
 
@@ -40,18 +41,35 @@ class Dashboard:
 
     # Order of the refresh callback's outputs (the keys of the dict `view` returns).
     OUTPUTS = [
-        (IDS.pair, "options"), (IDS.pair, "value"), (IDS.cards, "children"), (IDS.price, "figure"),
-        (IDS.spread, "figure"), (IDS.alerts, "children"), (IDS.alert_count, "children"),
-        (IDS.detectors, "options"), (IDS.detectors, "value"), (IDS.health, "children"),
-        (IDS.health_note, "children"), (IDS.empty, "children"), (IDS.empty, "style"),
+        (IDS.pair, "options"),
+        (IDS.pair, "value"),
+        (IDS.cards, "children"),
+        (IDS.price, "figure"),
+        (IDS.spread, "figure"),
+        (IDS.alerts, "children"),
+        (IDS.alert_count, "children"),
+        (IDS.detectors, "options"),
+        (IDS.detectors, "value"),
+        (IDS.health, "children"),
+        (IDS.health_note, "children"),
+        (IDS.empty, "children"),
+        (IDS.empty, "style"),
         (IDS.refreshed, "children"),
     ]
 
     def __init__(self, source: DataSource):
         self.source = source
 
-    def refresh(self, n_intervals: int | None, pair: str | None, range_key: str | None, anchor: str | None,
-                selected: list[str] | None, known: list | None, now: datetime | None = None) -> dict:
+    def refresh(
+        self,
+        n_intervals: int | None,
+        pair: str | None,
+        range_key: str | None,
+        anchor: str | None,
+        selected: list[str] | None,
+        known: list | None,
+        now: datetime | None = None,
+    ) -> dict:
         """Read a fresh snapshot (its time range computed now) and build every dynamic part.
 
         Returns {(component id, property): value} for the callback's outputs, plus the plain rows
@@ -70,27 +88,42 @@ class Dashboard:
         health = []
         for r in snap.status.itertuples():
             age = (snap.now - utc_naive(r.last_ts)).total_seconds() if pd.notna(r.last_ts) else None
-            health.append({"pair": r.pair, "last_ts": f"{r.last_ts:%Y-%m-%d %H:%M:%S}" if pd.notna(r.last_ts) else "—",
-                           "age": format_age(age),
-                           "ticks_seen": int(r.ticks_seen) if pd.notna(r.ticks_seen) else None,
-                           "_alarm": age is not None and age > STALE_AFTER_S})
+            health.append(
+                {
+                    "pair": r.pair,
+                    "last_ts": f"{r.last_ts:%Y-%m-%d %H:%M:%S}" if pd.notna(r.last_ts) else "—",
+                    "age": format_age(age),
+                    "ticks_seen": int(r.ticks_seen) if pd.notna(r.ticks_seen) else None,
+                    "_alarm": age is not None and age > STALE_AFTER_S,
+                }
+            )
         out["health_rows"] = health
-        out[(IDS.health, "children")] = components.table(components.HEALTH_COLUMNS, health, "no pairs yet")
+        out[(IDS.health, "children")] = components.table(
+            components.HEALTH_COLUMNS, health, "no pairs yet"
+        )
         out[(IDS.health_note, "children")] = (
-            f"query lag {snap.query_ms:.0f} ms · {len(snap.pairs)} pair(s) · {self.source.describe()}")
+            f"query lag {snap.query_ms:.0f} ms · {len(snap.pairs)} pair(s) · "
+            f"{self.source.describe()}"
+        )
 
         message = snap.error or (components.EMPTY_HINT if snap.empty else None)
         out[(IDS.empty, "children")], out[(IDS.empty, "style")] = components.empty_state(
-            message, error=snap.error is not None and snap.empty)
+            message, error=snap.error is not None and snap.empty
+        )
 
         if snap.empty:
-            blank = figures.empty_figure("waiting for quotes — see the note above" if not snap.error
-                                         else "no connection — see the note above")
+            blank = figures.empty_figure(
+                "waiting for quotes — see the note above"
+                if not snap.error
+                else "no connection — see the note above"
+            )
             out[(IDS.cards, "children")] = components.quote_cards(None, None, None, "—", "")
             out[(IDS.price, "figure")] = blank
             out[(IDS.spread, "figure")] = figures.empty_figure("", height=160)
             out["alert_rows"] = []
-            out[(IDS.alerts, "children")] = components.table(components.ALERT_COLUMNS, [], "no alerts yet")
+            out[(IDS.alerts, "children")] = components.table(
+                components.ALERT_COLUMNS, [], "no alerts yet"
+            )
             out[(IDS.alert_count, "children")] = ""
             out[(IDS.detectors, "options")] = []
             out[(IDS.detectors, "value")] = []
@@ -100,12 +133,21 @@ class Dashboard:
         row = snap.status[snap.status["pair"] == snap.pair].iloc[0]
         bid = float(row["bid"]) if pd.notna(row["bid"]) else None
         ask = float(row["ask"]) if pd.notna(row["ask"]) else None
-        spread = (ask - bid) / figures.pip_size(snap.pair) if bid is not None and ask is not None else None
+        spread = (
+            (ask - bid) / figures.pip_size(snap.pair)
+            if bid is not None and ask is not None
+            else None
+        )
         last = utc_naive(row["last_ts"]) if pd.notna(row["last_ts"]) else None
         age = format_age((snap.now - last).total_seconds()) + " ago" if last else ""
         out[(IDS.cards, "children")] = components.quote_cards(
-            bid, ask, spread, f"{last:%Y-%m-%d %H:%M:%S}" if last else "—", age,
-            digits=3 if "JPY" in snap.pair.upper() else 5)
+            bid,
+            ask,
+            spread,
+            f"{last:%Y-%m-%d %H:%M:%S}" if last else "—",
+            age,
+            digits=3 if "JPY" in snap.pair.upper() else 5,
+        )
 
         # Detector filter: every detector seen is offered; newly seen ones start selected.
         detectors = sorted(set(snap.alerts["detector"].dropna())) if len(snap.alerts) else []
@@ -115,34 +157,54 @@ class Dashboard:
         chosen &= set(detectors)
         out[(IDS.detectors, "options")] = [{"label": d, "value": d} for d in detectors]
         out[(IDS.detectors, "value")] = [d for d in detectors if d in chosen]
-        alerts = snap.alerts[snap.alerts["detector"].isin(chosen)] if len(snap.alerts) else snap.alerts
+        alerts = (
+            snap.alerts[snap.alerts["detector"].isin(chosen)] if len(snap.alerts) else snap.alerts
+        )
 
         table = alerts.head(500)
         out["alert_rows"] = [
-            {"ts": f"{r.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3], "pair": r.pair, "detector": r.detector,
-             "score": None if pd.isna(r.score) else float(r.score), "reason": r.reason or ""}
-            for r in table.itertuples()]
+            {
+                "ts": f"{r.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3],
+                "pair": r.pair,
+                "detector": r.detector,
+                "score": None if pd.isna(r.score) else float(r.score),
+                "reason": r.reason or "",
+            }
+            for r in table.itertuples()
+        ]
         out[(IDS.alerts, "children")] = components.table(
-            components.ALERT_COLUMNS, out["alert_rows"], f"no alerts for {snap.pair} in this range")
+            components.ALERT_COLUMNS, out["alert_rows"], f"no alerts for {snap.pair} in this range"
+        )
         out[(IDS.alert_count, "children")] = (
             f"{len(alerts)} of {len(snap.alerts)} alert(s) for {snap.pair} in range"
-            if len(snap.alerts) else f"no alerts for {snap.pair} in this range")
+            if len(snap.alerts)
+            else f"no alerts for {snap.pair} in this range"
+        )
 
         if len(snap.quotes) or len(snap.trends):
             out[(IDS.price, "figure")] = figures.price_figure(
-                snap.quotes, snap.trends, alerts, snap.bands, snap.pair, snap.start, snap.end)
+                snap.quotes, snap.trends, alerts, snap.bands, snap.pair, snap.start, snap.end
+            )
             out[(IDS.spread, "figure")] = figures.spread_figure(
-                snap.quotes, snap.trends, snap.bands, snap.pair, snap.start, snap.end)
+                snap.quotes, snap.trends, snap.bands, snap.pair, snap.start, snap.end
+            )
         else:
-            msg = f"No {snap.pair} quotes between {snap.start:%Y-%m-%d %H:%M} and {snap.end:%H:%M} UTC: " \
-                  "choose a longer range, or anchor it at the latest tick"
+            msg = (
+                f"No {snap.pair} quotes between {snap.start:%Y-%m-%d %H:%M} and "
+                f"{snap.end:%H:%M} UTC: "
+                "choose a longer range, or anchor it at the latest tick"
+            )
             out[(IDS.price, "figure")] = figures.empty_figure(msg)
             out[(IDS.spread, "figure")] = figures.empty_figure("", height=200)
         return out
 
 
-def create_app(settings: Settings | None = None, data_source: DataSource | None = None,
-               refresh_ms: int = 5000, **dash_kwargs) -> dash.Dash:
+def create_app(
+    settings: Settings | None = None,
+    data_source: DataSource | None = None,
+    refresh_ms: int = 5000,
+    **dash_kwargs,
+) -> dash.Dash:
     """The dashboard app. `data_source` defaults to Cassandra as `settings` describe it."""
     settings = settings or Settings.from_env()
     source = data_source if data_source is not None else CassandraSource(settings)
@@ -174,12 +236,18 @@ def _check_port(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError:
             raise FxwatchError(
-                f"port {port} on {host} is in use: stop what holds it or pass another, e.g. --port {port + 1}"
+                f"port {port} on {host} is in use: stop what holds it or pass another, "
+                f"e.g. --port {port + 1}"
             ) from None
 
 
-def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 8050,
-          refresh_ms: int = 5000, debug: bool = False) -> None:
+def serve(
+    settings: Settings | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    refresh_ms: int = 5000,
+    debug: bool = False,
+) -> None:
     """Run the dashboard standalone (blocks until interrupted)."""
     _check_port(host, port)
     app = create_app(settings, refresh_ms=refresh_ms)
@@ -191,8 +259,13 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     app.run(host=host, port=port, debug=debug)
 
 
-def run_inline(app: dash.Dash, port: int = 8050, mode: str = "inline", height: int = 1100,
-               host: str = "127.0.0.1") -> str:
+def run_inline(
+    app: dash.Dash,
+    port: int = 8050,
+    mode: str = "inline",
+    height: int = 1100,
+    host: str = "127.0.0.1",
+) -> str:
     """Show the app in a notebook output cell (Dash's built-in Jupyter support); returns its URL.
 
     The server runs in a background thread of the kernel, so the cell returns at once (also under

@@ -1,4 +1,4 @@
-"""Dashboard queries: Cassandra reads with prepared statements, and an in-memory stand-in for tests.
+"""Dashboard queries: Cassandra reads (through fxwatch.store), and an in-memory stand-in for tests.
 
 Every method returns a pandas DataFrame whose timestamps are naive UTC (what cassandra-driver
 returns), so figures never have to care where the rows came from. Time ranges that span UTC days
@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable, Protocol
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import pandas as pd
 
 from fxwatch.config import Settings
+from fxwatch.errors import FxwatchError
+from fxwatch.schema import hour_of_week as schema_hour_of_week
+from fxwatch.store import alerts as store_alerts
+from fxwatch.store import pair_status as store_pair_status
+from fxwatch.store import stats as store_stats
+from fxwatch.store import ticks as store_ticks
+from fxwatch.store import trends as store_trends
+from fxwatch.store.connection import connect
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -39,16 +48,39 @@ __all__ = [
 
 QUOTE_COLUMNS = ["pair", "ts", "seq", "bid", "ask", "mid", "spread", "source"]
 TREND_COLUMNS = [
-    "pair", "window_len", "window_start", "window_end", "ticks", "mid_avg", "bid_avg", "ask_avg",
-    "open", "high", "low", "close", "spread_avg", "ema",
+    "pair",
+    "window_len",
+    "window_start",
+    "window_end",
+    "ticks",
+    "mid_avg",
+    "bid_avg",
+    "ask_avg",
+    "open",
+    "high",
+    "low",
+    "close",
+    "spread_avg",
+    "ema",
 ]
 ALERT_COLUMNS = ["ts", "pair", "detector", "score", "reason", "window_start", "window_end", "value"]
-STATS_COLUMNS = ["pair", "version", "hour_of_week", "metric", "n", "mean", "std", "median", "mad", "k"]
+STATS_COLUMNS = [
+    "pair",
+    "version",
+    "hour_of_week",
+    "metric",
+    "n",
+    "mean",
+    "std",
+    "median",
+    "mad",
+    "k",
+]
 STATUS_COLUMNS = ["pair", "last_ts", "bid", "ask", "ticks_seen", "updated_at"]
 
 # A dashboard range never reads more than this many UTC-day partitions per table and pair.
 MAX_DAYS = 8
-# Rows read per (pair, day) partition of quotes: the newest ones (quotes cluster by ts DESC).
+# Ticks a chart draws at most: the newest ones of the range.
 QUOTE_ROW_LIMIT = 20_000
 # Longest range read tick by tick (quotes); longer ranges show the windowed trends only.
 RAW_QUOTES_MAX = timedelta(hours=6)
@@ -63,8 +95,13 @@ def utc_naive(value: datetime | pd.Timestamp | None) -> datetime | None:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def _epoch_ms(t: datetime) -> int:
+    """A datetime (naive = UTC) -> epoch ms."""
+    return (utc_naive(t) - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
 
 
 def days_between(start: datetime, end: datetime, max_days: int = MAX_DAYS) -> list[date]:
@@ -81,9 +118,8 @@ def days_between(start: datetime, end: datetime, max_days: int = MAX_DAYS) -> li
 
 
 def hour_of_week(ts: datetime) -> int:
-    """0 = Monday 00:00-00:59 UTC ... 167 = Sunday 23:00-23:59 UTC (the stats job's bucketing)."""
-    ts = utc_naive(ts)
-    return ts.weekday() * 24 + ts.hour
+    """fxwatch.schema.hour_of_week of a datetime, pandas Timestamp or naive UTC value."""
+    return schema_hour_of_week(utc_naive(ts))
 
 
 class DataSource(Protocol):
@@ -114,30 +150,10 @@ def _ts_columns(df: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# Cassandra
+# Cassandra (the CQL lives in fxwatch.store, one module per table)
 # --------------------------------------------------------------------------------------------
-_CQL = {
-    "status": "SELECT pair, last_ts, bid, ask, ticks_seen, updated_at FROM {ks}.pair_status",
-    "quotes": (
-        "SELECT pair, ts, seq, bid, ask, mid, spread, source FROM {ks}.quotes "
-        "WHERE pair = ? AND day = ? AND ts >= ? AND ts <= ? LIMIT ?"
-    ),
-    "trend_keys": "SELECT DISTINCT pair, window_len, day FROM {ks}.trends",
-    "trends": (
-        "SELECT * FROM {ks}.trends "
-        "WHERE pair = ? AND window_len = ? AND day = ? AND window_end >= ? AND window_end <= ?"
-    ),
-    "alerts": (
-        "SELECT ts, pair, detector, score, reason, window_start, window_end, value FROM {ks}.alerts "
-        "WHERE day = ? AND ts >= ? AND ts <= ?"
-    ),
-    "stats_latest": "SELECT version FROM {ks}.stats WHERE pair = ? LIMIT 1",
-    "stats": (
-        "SELECT pair, version, hour_of_week, metric, n, mean, std, median, mad FROM {ks}.stats "
-        "WHERE pair = ? AND version = ? AND hour_of_week IN ?"
-    ),
-    "versions": "SELECT version, k FROM {ks}.stats_versions WHERE bucket = 0 LIMIT 1",
-}
+# Seconds one dashboard query may take before the refresh shows an error instead.
+QUERY_TIMEOUT_S = 20
 
 
 @dataclass
@@ -152,7 +168,6 @@ class CassandraSource:
     window_lens_ttl_s: float = 30.0
     _cluster: object = field(default=None, init=False, repr=False)
     _session: object = field(default=None, init=False, repr=False)
-    _prepared: dict = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _window_lens: tuple[float, dict] = field(default=(0.0, {}), init=False, repr=False)
 
@@ -164,48 +179,42 @@ class CassandraSource:
     def session(self):
         with self._lock:
             if self._session is None:
-                from fxwatch.store.connection import connect
-
-                self._cluster, self._session = connect(self.settings, keyspace=None)
+                self._cluster, self._session = connect(
+                    self.settings, keyspace=None, request_timeout=QUERY_TIMEOUT_S
+                )
             return self._session
 
-    def _stmt(self, name: str):
-        session = self.session()
-        with self._lock:
-            if name not in self._prepared:
-                self._prepared[name] = session.prepare(_CQL[name].format(ks=self.settings.keyspace))
-            return self._prepared[name]
-
-    def _run(self, name: str, params: tuple = ()) -> list:
-        return list(self.session().execute(self._stmt(name), params, timeout=20))
+    @property
+    def keyspace(self) -> str:
+        return self.settings.keyspace
 
     def close(self) -> None:
         with self._lock:
             if self._cluster is not None:
                 self._cluster.shutdown()
             self._cluster = self._session = None
-            self._prepared.clear()
 
     # -- queries ------------------------------------------------------------------------------
     def pair_status(self) -> pd.DataFrame:
-        df = _frame(self._run("status"), STATUS_COLUMNS)
+        rows = store_pair_status.read_pair_status(self.session(), self.keyspace)
+        df = _frame(rows, STATUS_COLUMNS)
         return _ts_columns(df, ["last_ts", "updated_at"]).sort_values("pair", ignore_index=True)
 
     def quotes(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame:
-        start, end = utc_naive(start), utc_naive(end)
-        rows: list = []
-        for day in days_between(start, end):
-            rows.extend(self._run("quotes", (pair, day, start, end, QUOTE_ROW_LIMIT)))
-        df = _ts_columns(_frame(rows, QUOTE_COLUMNS), ["ts"])
-        return df.sort_values(["ts", "seq"], ignore_index=True)
+        """Ticks with start <= ts <= end from the tick store (the newest QUOTE_ROW_LIMIT)."""
+        start_ms, end_ms = (_epoch_ms(t) for t in (start, end))
+        ticks = store_ticks.read_ticks(self.session(), self.keyspace, pair, start_ms, end_ms + 1)
+        ticks = ticks.tail(QUOTE_ROW_LIMIT)
+        df = ticks.rename(columns={"tick_id": "seq"}).assign(
+            pair=pair, ts=pd.to_datetime(ticks["ts_ms"], unit="ms")
+        )
+        return df[QUOTE_COLUMNS].reset_index(drop=True)
 
     def window_lens(self, pair: str) -> list[str]:
         """The window lengths the trends table holds for `pair` (cached a few seconds)."""
         stamp, cache = self._window_lens
         if time.monotonic() - stamp > self.window_lens_ttl_s:
-            cache = {}
-            for r in self._run("trend_keys"):
-                cache.setdefault(r.pair, set()).add(r.window_len)
+            cache = store_trends.window_lens(self.session(), self.keyspace)
             self._window_lens = (time.monotonic(), cache)
         return sorted(cache.get(pair, ()))
 
@@ -215,7 +224,11 @@ class CassandraSource:
         for wl in self.window_lens(pair):
             # trends partitions are keyed by the day of window_START: reach back one window length
             for day in days_between(start - TREND_REACH, end):
-                rows.extend(self._run("trends", (pair, wl, day, start, end)))
+                rows.extend(
+                    store_trends.read_trends(
+                        self.session(), self.keyspace, pair, wl, day, start, end
+                    )
+                )
         df = _ts_columns(_frame(rows, TREND_COLUMNS), ["window_start", "window_end", "updated_at"])
         return df.sort_values(["window_len", "window_end"], ignore_index=True)
 
@@ -223,7 +236,9 @@ class CassandraSource:
         start, end = utc_naive(start), utc_naive(end)
         rows: list = []
         for day in days_between(start, end):
-            rows.extend(self._run("alerts", (day, start, end)))
+            rows.extend(
+                store_alerts.read_alerts_of_day(self.session(), self.keyspace, day, start, end)
+            )
         df = _ts_columns(_frame(rows, ALERT_COLUMNS), ["ts", "window_start", "window_end"])
         if pair:
             df = df[df["pair"] == pair]
@@ -238,15 +253,16 @@ class CassandraSource:
         hours = sorted(set(int(h) for h in hours))
         if not hours:
             return _frame([], STATS_COLUMNS)
-        latest = self._run("versions")
+        latest = store_stats.latest_version(self.settings, self.session())
         if latest:
-            version, k = latest[0].version, latest[0].k
+            version, k = latest.version, latest.k
         else:
-            mine = self._run("stats_latest", (pair,))
-            if not mine:
+            k = None
+            version = store_stats.newest_version_of_pair(self.session(), self.keyspace, pair)
+            if version is None:
                 return _frame([], STATS_COLUMNS)
-            version, k = mine[0].version, None
-        df = _frame(self._run("stats", (pair, version, hours)), STATS_COLUMNS)
+        rows = store_stats.read_stats_hours(self.session(), self.keyspace, pair, version, hours)
+        df = _frame(rows, STATS_COLUMNS)
         df["k"] = float(k if k is not None else self.default_k)
         return df
 
@@ -280,18 +296,25 @@ class InMemorySource:
     def pair_status(self) -> pd.DataFrame:
         self.calls.append(("pair_status",))
         return self._get(self.status, STATUS_COLUMNS, ["last_ts", "updated_at"]).sort_values(
-            "pair", ignore_index=True)
+            "pair", ignore_index=True
+        )
 
     def quotes(self, pair, start, end):
         self.calls.append(("quotes", pair, start, end))
         df = self._get(self.quote_rows, QUOTE_COLUMNS, ["ts"])
-        df = df[(df["pair"] == pair) & (df["ts"] >= utc_naive(start)) & (df["ts"] <= utc_naive(end))]
+        df = df[
+            (df["pair"] == pair) & (df["ts"] >= utc_naive(start)) & (df["ts"] <= utc_naive(end))
+        ]
         return df.sort_values("ts", ignore_index=True)
 
     def trends(self, pair, start, end):
         self.calls.append(("trends", pair, start, end))
         df = self._get(self.trend_rows, TREND_COLUMNS, ["window_start", "window_end"])
-        keep = (df["pair"] == pair) & (df["window_end"] >= utc_naive(start)) & (df["window_end"] <= utc_naive(end))
+        keep = (
+            (df["pair"] == pair)
+            & (df["window_end"] >= utc_naive(start))
+            & (df["window_end"] <= utc_naive(end))
+        )
         return df[keep].sort_values(["window_len", "window_end"], ignore_index=True)
 
     def alerts(self, start, end, pair=None):
@@ -324,8 +347,13 @@ RANGES: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
-RANGE_LABELS = {"15m": "last 15 min", "1h": "last hour", "6h": "last 6 hours", "24h": "last 24 hours",
-                "7d": "last 7 days"}
+RANGE_LABELS = {
+    "15m": "last 15 min",
+    "1h": "last hour",
+    "6h": "last 6 hours",
+    "24h": "last 24 hours",
+    "7d": "last 7 days",
+}
 ANCHORS = {"latest": "ending at the pair's latest tick", "now": "ending now (live)"}
 
 
@@ -351,8 +379,9 @@ class Snapshot:
         return not self.pairs
 
 
-def time_range(status: pd.DataFrame, pair: str, range_key: str, anchor: str, now: datetime
-               ) -> tuple[datetime, datetime]:
+def time_range(
+    status: pd.DataFrame, pair: str, range_key: str, anchor: str, now: datetime
+) -> tuple[datetime, datetime]:
     """[start, end] of a refresh: `range_key` long, ending now or at the pair's latest tick."""
     span = RANGES.get(range_key, RANGES["1h"])
     end = utc_naive(now)
@@ -363,24 +392,31 @@ def time_range(status: pd.DataFrame, pair: str, range_key: str, anchor: str, now
     return end - span, end
 
 
-def load_snapshot(source: DataSource, pair: str | None, range_key: str = "1h", anchor: str = "latest",
-                  now: datetime | None = None) -> Snapshot:
+def load_snapshot(
+    source: DataSource,
+    pair: str | None,
+    range_key: str = "1h",
+    anchor: str = "latest",
+    now: datetime | None = None,
+) -> Snapshot:
     """Read everything one refresh shows. `now` is taken at call time (never frozen at start-up).
 
     A source that cannot be reached yields an empty snapshot whose `error` says what to do.
     """
-    from fxwatch.errors import FxwatchError
-
-    now = utc_naive(now or datetime.now(timezone.utc))
+    now = utc_naive(now or datetime.now(UTC))
     t0 = time.perf_counter()
     try:
         status = source.pair_status()
     except FxwatchError as exc:
         return Snapshot(now=now, pairs=[], status=_frame([], STATUS_COLUMNS), error=str(exc))
     except Exception as exc:  # a missing table, a timeout: show it instead of a dead page
-        return Snapshot(now=now, pairs=[], status=_frame([], STATUS_COLUMNS),
-                        error=f"{source.describe()}: {type(exc).__name__}: {exc} — "
-                              "run `fxwatch stack up` (it also creates the schema)")
+        return Snapshot(
+            now=now,
+            pairs=[],
+            status=_frame([], STATUS_COLUMNS),
+            error=f"{source.describe()}: {type(exc).__name__}: {exc} — "
+            "run `fxwatch stack up` (it also creates the schema)",
+        )
     pairs = [p for p in status["pair"].tolist() if isinstance(p, str)]
     snap = Snapshot(now=now, pairs=pairs, status=status)
     if not pairs:
@@ -394,8 +430,10 @@ def load_snapshot(source: DataSource, pair: str | None, range_key: str = "1h", a
             snap.quotes = source.quotes(snap.pair, snap.start, snap.end)
         snap.trends = source.trends(snap.pair, snap.start, snap.end)
         snap.alerts = source.alerts(snap.start, snap.end, snap.pair)
-        hours = {hour_of_week(snap.start + timedelta(hours=h))
-                 for h in range(int((snap.end - snap.start).total_seconds() // 3600) + 1)}
+        hours = {
+            hour_of_week(snap.start + timedelta(hours=h))
+            for h in range(int((snap.end - snap.start).total_seconds() // 3600) + 1)
+        }
         hours.add(hour_of_week(snap.end))
         snap.bands = source.bands(snap.pair, sorted(hours))
     except Exception as exc:

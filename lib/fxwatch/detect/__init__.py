@@ -1,12 +1,11 @@
-"""Streaming detectors for FX quotes (one protocol: update a quote, return a Verdict) and NAB scalars."""
+"""Streaming detectors for FX quotes (one protocol: update a quote, get a Verdict) and the bank."""
 
 from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors, run_detectors
 from fxwatch.detect.bounds import HistoricalBounds
-from fxwatch.detect.contextual import ContextualNovelty
 from fxwatch.detect.crossed import CrossedQuote
 from fxwatch.detect.cusum import Cusum
 from fxwatch.detect.ensemble import AlertDeduper, Ensemble
-from fxwatch.detect.keyed import ALERT_COLUMNS, detect_all_pairs_batch, detect_pair_batch
+from fxwatch.detect.io import detect_columns, write_alerts
 from fxwatch.detect.pagehinkley import PageHinkley
 from fxwatch.detect.ramp import RampRevert
 from fxwatch.detect.silent import FrozenPair
@@ -14,13 +13,11 @@ from fxwatch.detect.spread import SpreadBlowout
 from fxwatch.detect.stale import StaleQuote
 from fxwatch.detect.tickrate import TickRate
 from fxwatch.detect.triangle import CrossRate
-from fxwatch.detect.verdict import Detector, ScalarDetector, Verdict
+from fxwatch.detect.verdict import Detector, QuoteView, Verdict
 from fxwatch.detect.zscore import RobustZScore
 
 __all__ = [
-    "ALERT_COLUMNS",
     "AlertDeduper",
-    "ContextualNovelty",
     "CrossRate",
     "CrossedQuote",
     "Cusum",
@@ -30,16 +27,16 @@ __all__ = [
     "HistoricalBounds",
     "PageHinkley",
     "PairDetectorBank",
+    "QuoteView",
     "RampRevert",
     "RobustZScore",
-    "ScalarDetector",
     "SpreadBlowout",
     "StaleQuote",
     "TickRate",
     "Verdict",
     "default_cross",
     "default_detectors",
-    "detect_all_pairs_batch",
-    "detect_pair_batch",
+    "detect_columns",
     "run_detectors",
+    "write_alerts",
 ]

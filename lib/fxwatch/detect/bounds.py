@@ -1,4 +1,5 @@
-"""The classic historical-bounds rule: a window statistic outside mean ± k·std (or median ± k·MAD)."""
+"""The classic historical-bounds rule: a window statistic outside mean ± k·std (or
+median ± k·MAD)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ class HistoricalBounds:
 
     name = "bounds"
 
-    def __init__(self, window_ms=60_000, history=30, k=4.0, method="meanstd", min_windows=5, bounds=None):
+    def __init__(
+        self, window_ms=60_000, history=30, k=4.0, method="meanstd", min_windows=5, bounds=None
+    ):
         if method not in ("meanstd", "mad"):
             raise ValueError("method must be 'meanstd' or 'mad'")
         self.window_ms, self.k, self.method, self.min_windows = window_ms, k, method, min_windows
@@ -68,4 +71,11 @@ class HistoricalBounds:
         excess = (lo - mid if mid < lo else mid - hi) / half
         score = 1.0 - math.exp(-3.0 * excess) * 0.5
         side = "below" if mid < lo else "above"
-        return Verdict(q.pair, q.ts_ms, self.name, score, True, f"mid {mid:.6g} {side} historical bounds [{lo:.6g}, {hi:.6g}]")
+        return Verdict(
+            q.pair,
+            q.ts_ms,
+            self.name,
+            score,
+            True,
+            f"mid {mid:.6g} {side} historical bounds [{lo:.6g}, {hi:.6g}]",
+        )

@@ -9,7 +9,8 @@ __all__ = ["CrossedQuote"]
 
 
 class CrossedQuote:
-    """Alert on bid > ask (score 1.0) and, unless locked=False, on bid == ask (score locked_score=0.5).
+    """Alert on bid > ask (score 1.0) and, unless locked=False, on bid == ask
+    (score locked_score=0.5).
 
     A storm of crossed/locked quotes is one episode: quotes within episode_ms=60_000 of the previous
     crossed/locked quote return None (cheap, and what the ensemble's de-dup would drop anyway);
@@ -34,5 +35,9 @@ class CrossedQuote:
                 return None
         self.worst = score
         if score == 1.0:
-            return Verdict(q.pair, q.ts_ms, self.name, 1.0, True, f"crossed quote: bid {bid} > ask {ask}")
-        return Verdict(q.pair, q.ts_ms, self.name, score, True, f"locked quote: bid == ask == {bid}")
+            return Verdict(
+                q.pair, q.ts_ms, self.name, 1.0, True, f"crossed quote: bid {bid} > ask {ask}"
+            )
+        return Verdict(
+            q.pair, q.ts_ms, self.name, score, True, f"locked quote: bid == ask == {bid}"
+        )

@@ -35,7 +35,9 @@ class Cusum:
         if var is None:
             self.var = r * r
             return None
-        z, self.var = winsorised_z(var, r, self.alpha)  # one bad tick cannot trip the detector alone
+        z, self.var = winsorised_z(
+            var, r, self.alpha
+        )  # one bad tick cannot trip the detector alone
         if self.count < self.min_ticks:
             return None
         gp = self.gp + z - self.drift
@@ -46,6 +48,12 @@ class Cusum:
         if g > self.h:
             side = "up" if self.gp > self.gn else "down"
             self.gp = self.gn = 0.0
-            return Verdict(q.pair, q.ts_ms, self.name, 1.0 - 0.5 * self.h / g, True,
-                           f"change: sustained {side} move, CUSUM {g:.1f} > {self.h}")
+            return Verdict(
+                q.pair,
+                q.ts_ms,
+                self.name,
+                1.0 - 0.5 * self.h / g,
+                True,
+                f"change: sustained {side} move, CUSUM {g:.1f} > {self.h}",
+            )
         return None

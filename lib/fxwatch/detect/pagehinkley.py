@@ -12,13 +12,13 @@ __all__ = ["PageHinkley"]
 class PageHinkley:
     """m± = alpha·m± ± (z − mean(z)) − delta; alert when m± − min(m±) > threshold, then restart.
 
-    z = return / EWMA-std of returns (winsorised at ±4, zero returns skipped, as in `Cusum`); mean(z) is
-    the running mean since the last restart, so unlike CUSUM the reference level is learnt, and the
-    test fires when the mean shifts away from it. Defaults: delta=0.5 (tolerated shift, in z units),
-    threshold=25.0, alpha=1.0 (no forgetting: with alpha < 1 the sums settle at
+    z = return / EWMA-std of returns (winsorised at ±4, zero returns skipped, as in `Cusum`);
+    mean(z) is the running mean since the last restart, so unlike CUSUM the reference level is
+    learnt, and the test fires when the mean shifts away from it. Defaults: delta=0.5 (tolerated
+    shift, in z units), threshold=25.0, alpha=1.0 (no forgetting: with alpha < 1 the sums settle at
     −delta/(1 − alpha) and their noise alone crosses the threshold), var_alpha=0.01 (EWMA weight of
-    the return variance), min_ticks=200 (warm-up that only learns the mean, also after
-    each restart).
+    the return variance), min_ticks=200 (warm-up that only learns the mean, also after each
+    restart).
     """
 
     name = "pagehinkley"
@@ -61,6 +61,12 @@ class PageHinkley:
         if g > self.threshold:
             side = "up" if gu > gd else "down"
             self._restart()
-            return Verdict(q.pair, q.ts_ms, self.name, 1.0 - 0.5 * self.threshold / g, True,
-                           f"change: mean return shifted {side}, Page-Hinkley {g:.1f} > {self.threshold}")
+            return Verdict(
+                q.pair,
+                q.ts_ms,
+                self.name,
+                1.0 - 0.5 * self.threshold / g,
+                True,
+                f"change: mean return shifted {side}, Page-Hinkley {g:.1f} > {self.threshold}",
+            )
         return None

@@ -12,15 +12,25 @@ __all__ = ["RampRevert"]
 
 
 class RampRevert:
-    """Within window_ms the mid runs from the window low to the high (or high to low) by ≥ k·σ·√n, then gives back ≥ revert_frac.
+    """Within window_ms the mid runs from the window low to the high (or high to low) by
+    ≥ k·σ·√n, then gives back ≥ revert_frac.
 
-    σ is an EWMA std of log mid changes, n the mid changes between low and high. Defaults: window_ms=300_000,
-    k=6.0, revert_frac=0.7, alpha=0.01, min_ticks=200, max_window_ticks=5000. One alert per excursion.
+    σ is an EWMA std of log mid changes, n the mid changes between low and high. Defaults:
+    window_ms=300_000, k=6.0, revert_frac=0.7, alpha=0.01, min_ticks=200, max_window_ticks=5000.
+    One alert per excursion.
     """
 
     name = "ramp"
 
-    def __init__(self, window_ms=300_000, k=6.0, revert_frac=0.7, alpha=0.01, min_ticks=200, max_window_ticks=5000):
+    def __init__(
+        self,
+        window_ms=300_000,
+        k=6.0,
+        revert_frac=0.7,
+        alpha=0.01,
+        min_ticks=200,
+        max_window_ticks=5000,
+    ):
         self.window_ms, self.k, self.revert_frac, self.alpha = window_ms, k, revert_frac, alpha
         self.min_ticks = min_ticks
         self.win: deque = deque(maxlen=max_window_ticks)  # ts_ms of each mid change
@@ -38,8 +48,9 @@ class RampRevert:
         lm = math.log(mid)
         prev = self.last_lm
         if prev is not None and -1e-9 < lm - prev < 1e-9:
-            # The window holds mid changes only: a repeated mid cannot start or end a ramp. Float noise of
-            # (bid + ask) / 2 is no change either: as the first change it seeded a ~1e-30 variance.
+            # The window holds mid changes only: a repeated mid cannot start or end a ramp. Float
+            # noise of (bid + ask) / 2 is no change either: as the first change it seeded a ~1e-30
+            # variance.
             return None
         self.last_lm = lm
         var = self.var
@@ -79,7 +90,8 @@ class RampRevert:
         else:
             sign, pseq, peak, bseq = -1.0, lseq, low, hseq
         if bseq <= self.fired_seq or pseq == seq:
-            # A new ramp must start after the last alert: a reverted pump must not come back as a dump.
+            # A new ramp must start after the last alert: a reverted pump must not come back as a
+            # dump.
             return None
         move = high - low
         back = sign * (peak - lm)
@@ -91,6 +103,12 @@ class RampRevert:
             return None
         self.fired_seq = seq
         kind = "pump-and-dump" if sign > 0 else "dump-and-recover"
-        return Verdict(q.pair, ts, self.name, 1.0 - 0.5 * thr / move, True,
-                       f"{kind}: {move * 1e4:.1f} bp move ({move / sig:.1f} sigma over {pseq - bseq} changes) "
-                       f"reverted {100 * back / move:.0f}% within {self.window_ms / 1000:.0f}s")
+        return Verdict(
+            q.pair,
+            ts,
+            self.name,
+            1.0 - 0.5 * thr / move,
+            True,
+            f"{kind}: {move * 1e4:.1f} bp move ({move / sig:.1f} sigma over {pseq - bseq} changes) "
+            f"reverted {100 * back / move:.0f}% within {self.window_ms / 1000:.0f}s",
+        )

@@ -18,7 +18,8 @@ def median(xs) -> float:
 
 
 def robust_scale(xs, centre: float, floor: float = 0.0) -> float:
-    """max(1.4826·MAD, ½·1.2533·mean |x − centre|, floor): MAD collapses on discrete tick returns."""
+    """max(1.4826·MAD, ½·1.2533·mean |x − centre|, floor): MAD collapses on discrete tick
+    returns."""
     dev = [abs(x - centre) for x in xs]
     mad = _MAD_TO_SIGMA * median(dev)
     mean_ad = 0.5 * 1.2533 * sum(dev) / len(dev)
@@ -26,7 +27,9 @@ def robust_scale(xs, centre: float, floor: float = 0.0) -> float:
     return s if s > floor else floor
 
 
-NO_CHANGE = 1e-9  # |log-mid change| below this is no change: float noise of (bid + ask) / 2 is ~1e-16
+NO_CHANGE = (
+    1e-9  # |log-mid change| below this is no change: float noise of (bid + ask) / 2 is ~1e-16
+)
 
 
 def log_mid_step(last_lm: float | None, q) -> tuple[float | None, float | None]:

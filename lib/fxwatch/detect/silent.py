@@ -1,4 +1,5 @@
-"""Frozen feed across pairs: a pair whose quote has not changed while the other pairs keep moving."""
+"""Frozen feed across pairs: a pair whose quote has not changed while the other pairs keep
+moving."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ __all__ = ["FrozenPair"]
 
 
 class FrozenPair:
-    """All-pairs detector: alert once when pair Y's bid/ask has not changed for ≥ max_ms while ≥ min_moves
-    quote changes arrived on other pairs. Catches a dead or stuck feed in real time, before Y's next tick.
+    """All-pairs detector: alert once when pair Y's bid/ask has not changed for ≥ max_ms while
+    ≥ min_moves quote changes arrived on other pairs. Catches a dead or stuck feed in real time,
+    before Y's next tick.
 
-    Checks run at most once per check_ms of event time. Defaults: max_ms=60_000, min_moves=50, check_ms=1000.
+    Checks run at most once per check_ms of event time. Defaults: max_ms=60_000, min_moves=50,
+    check_ms=1000.
     The verdict carries the frozen pair and the event time of the quote that revealed it.
     """
 
@@ -20,7 +23,9 @@ class FrozenPair:
 
     def __init__(self, max_ms=60_000, min_moves=50, check_ms=1000):
         self.max_ms, self.min_moves, self.check_ms = max_ms, min_moves, check_ms
-        self.last: dict[str, tuple[float, float, int, int]] = {}  # pair -> (bid, ask, changed at ms, moves then)
+        self.last: dict[
+            str, tuple[float, float, int, int]
+        ] = {}  # pair -> (bid, ask, changed at ms, moves then)
         self.moves = 0  # quote changes seen on all pairs
         self.next_check = -(2**62)
         self.fired: set[str] = set()
@@ -42,11 +47,22 @@ class FrozenPair:
                 continue
             age = now - since
             others = self.moves - moves_then
-            if age >= self.max_ms and others >= self.min_moves and (worst is None or age > worst[1]):
+            if (
+                age >= self.max_ms
+                and others >= self.min_moves
+                and (worst is None or age > worst[1])
+            ):
                 worst = (other, age, others, bid, ask)
         if worst is None:
             return None
         pair, age, others, bid, ask = worst
         self.fired.add(pair)
-        return Verdict(pair, now, self.name, min(1.0, 0.5 + 0.5 * age / (4.0 * self.max_ms)), True,
-                       f"frozen feed: {pair} stuck at {bid}/{ask} for {age / 1000:.0f}s while other pairs moved {others} times")
+        return Verdict(
+            pair,
+            now,
+            self.name,
+            min(1.0, 0.5 + 0.5 * age / (4.0 * self.max_ms)),
+            True,
+            f"frozen feed: {pair} stuck at {bid}/{ask} for {age / 1000:.0f}s "
+            f"while other pairs moved {others} times",
+        )

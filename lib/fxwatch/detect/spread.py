@@ -14,7 +14,8 @@ __all__ = ["SpreadBlowout"]
 class SpreadBlowout:
     """Alert when spread > k × rolling median spread (and > min_spread).
 
-    Defaults: window=1000 ticks, refresh=500 (median recomputed every 500 ticks), k=5.0, min_spread=0.0 (price units), min_ticks=100.
+    Defaults: window=1000 ticks, refresh=500 (median recomputed every 500 ticks), k=5.0,
+    min_spread=0.0 (price units), min_ticks=100.
     Crossed/locked quotes (spread <= 0) are left to CrossedQuote.
     """
 
@@ -33,8 +34,14 @@ class SpreadBlowout:
         out = None
         if med is not None and med > 0 and sp > self.k * med and sp > self.min_spread:
             ratio = sp / med
-            out = Verdict(q.pair, q.ts_ms, self.name, 1.0 - self.k / (2.0 * ratio), True,
-                          f"spread {sp:.6g} is {ratio:.1f}x the rolling median {med:.6g}")
+            out = Verdict(
+                q.pair,
+                q.ts_ms,
+                self.name,
+                1.0 - self.k / (2.0 * ratio),
+                True,
+                f"spread {sp:.6g} is {ratio:.1f}x the rolling median {med:.6g}",
+            )
         else:
             self.spreads.append(sp)
         if self.count % self.refresh == 0 or (self.med is None and self.count >= self.min_ticks):

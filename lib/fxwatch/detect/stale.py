@@ -34,7 +34,16 @@ class StaleQuote:
         age = q.ts_ms - self.start_ms
         if self.repeats >= self.max_repeats or age >= self.max_ms:
             self.fired = True
-            score = min(1.0, 0.5 + 0.5 * max(self.repeats / self.max_repeats, age / self.max_ms) / 4.0)
-            return Verdict(q.pair, q.ts_ms, self.name, score, True,
-                           f"frozen quote {q.bid}/{q.ask} repeated {self.repeats} times over {age / 1000:.1f}s")
+            score = min(
+                1.0, 0.5 + 0.5 * max(self.repeats / self.max_repeats, age / self.max_ms) / 4.0
+            )
+            return Verdict(
+                q.pair,
+                q.ts_ms,
+                self.name,
+                score,
+                True,
+                f"frozen quote {q.bid}/{q.ask} repeated {self.repeats} times "
+                f"over {age / 1000:.1f}s",
+            )
         return None

@@ -1,13 +1,13 @@
-"""The Verdict record and the one-method protocol every quote detector follows."""
+"""The Verdict record, the one-method protocol every quote detector follows, and QuoteView."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from fxwatch.schema import Quote
+from fxwatch.schema import Quote, QuotePrices
 
-__all__ = ["Verdict", "Detector", "ScalarDetector"]
+__all__ = ["Verdict", "Detector", "QuoteView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +29,21 @@ class Detector(Protocol):
     name: str
 
     def update(self, q: Quote) -> Verdict | None:  # pragma: no cover - protocol
-        """Consume one quote; return a Verdict (alert or not) or None when there is nothing to say."""
+        """Consume one quote; return a Verdict (alert or not) or None when there is nothing to
+        say."""
 
 
-@runtime_checkable
-class ScalarDetector(Protocol):
-    """Streaming univariate detector (NAB): `update(ts_ms, value)` returns an anomaly score in [0, 1]."""
+class QuoteView(QuotePrices):
+    """A mutable stand-in for `Quote` (same attribute names) that one loop reuses for every tick.
 
-    name: str
+    Sound only because detectors read a quote's attributes during `update` and keep no reference
+    to it (`tests/test_detect_io_fast.py` checks both the alerts and the reference count).
+    """
 
-    def update(self, ts_ms: int, value: float) -> float:  # pragma: no cover - protocol
-        """Consume one value; return its anomaly score."""
+    __slots__ = ("pair", "ts_ms", "bid", "ask", "source", "low", "high", "open")
+
+    def __init__(
+        self, pair: str = "", ts_ms: int = 0, bid: float = 0.0, ask: float = 0.0, source: str = ""
+    ):
+        self.pair, self.ts_ms, self.bid, self.ask, self.source = pair, ts_ms, bid, ask, source
+        self.low = self.high = self.open = None

@@ -17,13 +17,21 @@ class RobustZScore:
     Defaults: window=500 returns, refresh=250 (median/MAD recomputed every 250 ticks), k=8.0,
     revert_ticks=3, revert_frac=0.5 (the reverse move must undo ≥50 % of the spike),
     min_ticks=100 before any verdict. A spike that does not revert is a jump: non-alert verdict.
-    Zero returns (repeated mids) are skipped, so window, min_ticks and revert_ticks count mid changes.
+    Zero returns (repeated mids) are skipped, so window, min_ticks and revert_ticks count mid
+    changes.
     """
 
     name = "zscore"
 
-    def __init__(self, window=500, refresh=250, k=8.0, revert_ticks=3, revert_frac=0.5, min_ticks=100):
-        self.k, self.refresh, self.revert_ticks, self.revert_frac = k, refresh, revert_ticks, revert_frac
+    def __init__(
+        self, window=500, refresh=250, k=8.0, revert_ticks=3, revert_frac=0.5, min_ticks=100
+    ):
+        self.k, self.refresh, self.revert_ticks, self.revert_frac = (
+            k,
+            refresh,
+            revert_ticks,
+            revert_frac,
+        )
         self.min_ticks = min_ticks
         self.rets: deque = deque(maxlen=window)
         self.last_lm = None
@@ -65,12 +73,24 @@ class RobustZScore:
             if r * r0 < 0 and abs(r) >= self.revert_frac * abs(r0):
                 self.pending = None
                 score = 1.0 - 1.0 / (1.0 + abs(z0) / self.k)
-                out = Verdict(q.pair, ts0, self.name, score, True,
-                              f"bad tick: {z0:+.1f} sigma spike reverted within {age + 1} ticks")
+                out = Verdict(
+                    q.pair,
+                    ts0,
+                    self.name,
+                    score,
+                    True,
+                    f"bad tick: {z0:+.1f} sigma spike reverted within {age + 1} ticks",
+                )
             elif age + 1 >= self.revert_ticks:
                 self.pending = None
-                out = Verdict(q.pair, ts0, self.name, 0.5 * (1.0 - 1.0 / (1.0 + abs(z0) / self.k)), False,
-                              f"jump: {z0:+.1f} sigma move did not revert")
+                out = Verdict(
+                    q.pair,
+                    ts0,
+                    self.name,
+                    0.5 * (1.0 - 1.0 / (1.0 + abs(z0) / self.k)),
+                    False,
+                    f"jump: {z0:+.1f} sigma move did not revert",
+                )
             else:
                 self.pending = (ts0, r0, z0, age + 1)
         if out is not None and out.alert:

@@ -1,13 +1,14 @@
-"""NAB scoring (v1.1 sweeper semantics): windows, scaled sigmoid, corpus-wide threshold, normalisation."""
+"""NAB scoring (v1.1 sweeper semantics): windows, scaled sigmoid, corpus-wide threshold,
+normalisation."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -86,7 +87,9 @@ def load_corpus(data_dir: str | os.PathLike) -> dict[str, NabFile]:
         ts = pd.to_datetime(df["timestamp"]).to_numpy(dtype="datetime64[ns]")
         corpus[rel] = NabFile(rel, ts, df["value"].to_numpy(dtype=float))
     if not corpus:
-        raise FxwatchError(f"no NAB csv files under {root}/<category>/ (is this the NAB data folder?)")
+        raise FxwatchError(
+            f"no NAB csv files under {root}/<category>/ (is this the NAB data folder?)"
+        )
     return corpus
 
 
@@ -95,7 +98,9 @@ def load_windows(path: str | os.PathLike) -> dict[str, list[tuple[np.datetime64,
     try:
         raw = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise FxwatchError(f"windows file not found: {path} (use labels/combined_windows.json)") from None
+        raise FxwatchError(
+            f"windows file not found: {path} (use labels/combined_windows.json)"
+        ) from None
     return {
         k: [(np.datetime64(pd.Timestamp(a)), np.datetime64(pd.Timestamp(b))) for a, b in v]
         for k, v in raw.items()
@@ -111,7 +116,9 @@ def load_profiles(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     return {name: dict(p["CostMatrix"]) for name, p in raw.items()}
 
 
-def load_published_scores(results_dir: str | os.PathLike, names: list[str]) -> dict[str, np.ndarray]:
+def load_published_scores(
+    results_dir: str | os.PathLike, names: list[str]
+) -> dict[str, np.ndarray]:
     """Read anomaly_score per record from a published results/<detector>/ folder."""
     root = Path(results_dir)
     det = root.name
@@ -120,8 +127,13 @@ def load_published_scores(results_dir: str | os.PathLike, names: list[str]) -> d
         cat, fname = rel.split("/")
         path = root / cat / f"{det}_{fname}"
         if not path.exists():
-            raise FxwatchError(f"missing per-record results file {path} (is --scores-from a results/<detector> folder?)")
-        out[rel] = pd.read_csv(path, usecols=["anomaly_score"])["anomaly_score"].to_numpy(dtype=float)
+            raise FxwatchError(
+                f"missing per-record results file {path} "
+                "(is --scores-from a results/<detector> folder?)"
+            )
+        out[rel] = pd.read_csv(path, usecols=["anomaly_score"])["anomaly_score"].to_numpy(
+            dtype=float
+        )
     return out
 
 
@@ -144,9 +156,14 @@ def _window_indices(ts: np.ndarray, windows) -> list[tuple[int, int]]:
     return out
 
 
-def sweep_file(ts: np.ndarray, windows, cost: Mapping[str, float], percent: float = PROBATION_PERCENT) -> _Sweep:
-    """Label each row with its window and its NAB weight if it were a detection (sweeper.calcSweepScore)."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # a one-row window divides by zero, as in NAB
+def sweep_file(
+    ts: np.ndarray, windows, cost: Mapping[str, float], percent: float = PROBATION_PERCENT
+) -> _Sweep:
+    """Label each row with its window and its NAB weight if it were a detection
+    (sweeper.calcSweepScore)."""
+    with np.errstate(
+        divide="ignore", invalid="ignore"
+    ):  # a one-row window divides by zero, as in NAB
         return _sweep_file(ts, windows, cost, percent)
 
 
@@ -166,7 +183,9 @@ def _sweep_file(ts, windows, cost, percent) -> _Sweep:
             if prev_right is None:
                 sweep[cursor:lo] = -1.0 * cost["fpWeight"]
             else:
-                sweep[cursor:lo] = scaled_sigmoid(np.abs(prev_right - seg) / (prev_width - 1.0)) * cost["fpWeight"]
+                sweep[cursor:lo] = (
+                    scaled_sigmoid(np.abs(prev_right - seg) / (prev_width - 1.0)) * cost["fpWeight"]
+                )
         width = float(hi - lo + 1)
         seg = idx[lo : hi + 1]
         sweep[lo : hi + 1] = scaled_sigmoid(-(hi - seg + 1) / width) * cost["tpWeight"] / max_tp
@@ -178,7 +197,9 @@ def _sweep_file(ts, windows, cost, percent) -> _Sweep:
         if prev_right is None:
             sweep[cursor:] = -1.0 * cost["fpWeight"]
         else:
-            sweep[cursor:] = scaled_sigmoid(np.abs(prev_right - seg) / (prev_width - 1.0)) * cost["fpWeight"]
+            sweep[cursor:] = (
+                scaled_sigmoid(np.abs(prev_right - seg) / (prev_width - 1.0)) * cost["fpWeight"]
+            )
     prob = probation_length(n, percent)
     win[idx < prob] = -2
     return _Sweep(win, sweep, len(spans))
@@ -187,7 +208,8 @@ def _sweep_file(ts, windows, cost, percent) -> _Sweep:
 def optimise_threshold(
     scores: Mapping[str, np.ndarray], sweeps: Mapping[str, _Sweep], cost: Mapping[str, float]
 ) -> tuple[float, float]:
-    """Return (threshold, raw corpus score) maximising the summed NAB score over all files at once."""
+    """Return (threshold, raw corpus score) maximising the summed NAB score over all files at
+    once."""
     all_s, all_sw, all_w = [], [], []
     offset = 0
     for name, sw in sweeps.items():
@@ -231,8 +253,11 @@ def optimise_threshold(
     return float(cand_thr[best]), float(cand_scores[best])
 
 
-def score_at_threshold(score: np.ndarray, sw: _Sweep, cost: Mapping[str, float], threshold: float) -> dict:
-    """NAB raw score and TP/TN/FP/FN counts of one file at `threshold` (score >= threshold detects)."""
+def score_at_threshold(
+    score: np.ndarray, sw: _Sweep, cost: Mapping[str, float], threshold: float
+) -> dict:
+    """NAB raw score and TP/TN/FP/FN counts of one file at `threshold` (score >= threshold
+    detects)."""
     keep = sw.window != -2
     det = (np.nan_to_num(np.asarray(score, dtype=float), nan=0.0) >= threshold) & keep
     outside = sw.window == -1

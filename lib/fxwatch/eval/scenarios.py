@@ -1,12 +1,17 @@
-"""Labelled-scenario scorer: event recall, detection delay, false-alarm clusters and precision per event type."""
+"""Labelled-scenario scorer: event recall, detection delay, false-alarm clusters and precision
+per event type."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors
+from fxwatch.detect.triangle import CrossRate
+from fxwatch.sources.synthetic import DEFAULT_SYNTH_PAIRS, SyntheticConfig, generate
 
 __all__ = [
     "Alert",
@@ -31,7 +36,8 @@ CROSS_DETECTORS = ("crossrate",)  # detectors that cannot tell which leg of a tr
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert: ts_ms is the event time it points at, emitted_ms the event time it was raised (default ts_ms)."""
+    """One alert: ts_ms is the event time it points at, emitted_ms the event time it was raised
+    (default ts_ms)."""
 
     pair: str
     ts_ms: int
@@ -47,7 +53,8 @@ class Alert:
 
 @dataclass(frozen=True)
 class EventResult:
-    """Outcome for one labelled event: detected or not, delay of the first matching alert (ms, ≥ 0)."""
+    """Outcome for one labelled event: detected or not, delay of the first matching alert
+    (ms, ≥ 0)."""
 
     event_id: str
     kind: str
@@ -62,7 +69,8 @@ class EventResult:
 
 @dataclass(frozen=True)
 class AlarmCluster:
-    """Alerts on one pair outside every labelled window, no two consecutive ones more than the gap apart."""
+    """Alerts on one pair outside every labelled window, no two consecutive ones more than the
+    gap apart."""
 
     pair: str
     start_ts: int
@@ -74,7 +82,8 @@ class AlarmCluster:
 
 @dataclass
 class ScenarioScore:
-    """Scored scenario(s): per-event outcomes, unmatched alert clusters and the pair-hours observed."""
+    """Scored scenario(s): per-event outcomes, unmatched alert clusters and the pair-hours
+    observed."""
 
     events: list[EventResult]
     clusters: list[AlarmCluster]
@@ -101,34 +110,59 @@ class ScenarioScore:
         for k in kinds:
             evs = [e for e in self.events if e.kind == k]
             delays = np.array([e.delay_ms for e in evs if e.detected], dtype=float) / 1000.0
-            rows.append({
-                "kind": k,
-                "events": len(evs),
-                "detected": sum(e.detected for e in evs),
-                "recall": sum(e.detected for e in evs) / len(evs),
-                "delay_p50_s": float(np.percentile(delays, 50)) if delays.size else float("nan"),
-                "delay_p90_s": float(np.percentile(delays, 90)) if delays.size else float("nan"),
-                "alerts": sum(e.n_alerts for e in evs),
-            })
-        return pd.DataFrame(rows, columns=["kind", "events", "detected", "recall", "delay_p50_s",
-                                           "delay_p90_s", "alerts"])
+            rows.append(
+                {
+                    "kind": k,
+                    "events": len(evs),
+                    "detected": sum(e.detected for e in evs),
+                    "recall": sum(e.detected for e in evs) / len(evs),
+                    "delay_p50_s": float(np.percentile(delays, 50))
+                    if delays.size
+                    else float("nan"),
+                    "delay_p90_s": float(np.percentile(delays, 90))
+                    if delays.size
+                    else float("nan"),
+                    "alerts": sum(e.n_alerts for e in evs),
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "kind",
+                "events",
+                "detected",
+                "recall",
+                "delay_p50_s",
+                "delay_p90_s",
+                "alerts",
+            ],
+        )
 
     def by_detector(self) -> pd.DataFrame:
         """Per detector: events it detected first, and the unmatched clusters it took part in."""
-        dets = sorted({e.first_detector for e in self.events if e.first_detector}
-                      | {d for c in self.clusters for d in c.detectors})
+        dets = sorted(
+            {e.first_detector for e in self.events if e.first_detector}
+            | {d for c in self.clusters for d in c.detectors}
+        )
         rows = []
         for d in dets:
-            rows.append({
-                "detector": d,
-                "first_detections": sum(e.first_detector == d for e in self.events),
-                "false_alarm_clusters": sum(d in c.detectors for c in self.false_alarm_clusters),
-                "legit_clusters": sum(d in c.detectors for c in self.legit_clusters),
-            })
-        return pd.DataFrame(rows, columns=["detector", "first_detections", "false_alarm_clusters", "legit_clusters"])
+            rows.append(
+                {
+                    "detector": d,
+                    "first_detections": sum(e.first_detector == d for e in self.events),
+                    "false_alarm_clusters": sum(
+                        d in c.detectors for c in self.false_alarm_clusters
+                    ),
+                    "legit_clusters": sum(d in c.detectors for c in self.legit_clusters),
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["detector", "first_detections", "false_alarm_clusters", "legit_clusters"]
+        )
 
     def summary(self) -> dict:
-        """Headline figures: recall, delay p50/p90 (s), false-alarm clusters per pair-hour, precision."""
+        """Headline figures: recall, delay p50/p90 (s), false-alarm clusters per pair-hour,
+        precision."""
         n = len(self.events)
         det = [e for e in self.events if e.detected]
         delays = np.array([e.delay_ms for e in det], dtype=float) / 1000.0
@@ -157,31 +191,55 @@ class ScenarioScore:
 
 
 def as_alerts(alerts) -> list[Alert]:
-    """Alerts from Alert/Verdict objects, (pair, ts_ms, detector[, score[, emitted_ms]]) tuples or a DataFrame."""
+    """Alerts from Alert/Verdict objects, (pair, ts_ms, detector[, score[, emitted_ms]]) tuples
+    or a DataFrame."""
     if isinstance(alerts, pd.DataFrame):
         ts_col = "ts_ms" if "ts_ms" in alerts.columns else "ts"
         ts = alerts[ts_col]
         if not np.issubdtype(ts.dtype, np.integer):
-            ts = (pd.to_datetime(ts, utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+            ts = (pd.to_datetime(ts, utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(
+                milliseconds=1
+            )
         score = alerts["score"] if "score" in alerts.columns else pd.Series(1.0, index=alerts.index)
-        emitted = alerts["emitted_ms"] if "emitted_ms" in alerts.columns else pd.Series(None, index=alerts.index)
-        return [Alert(p, int(t), d, float(s), None if pd.isna(e) else int(e))
-                for p, t, d, s, e in zip(alerts["pair"], ts, alerts["detector"], score, emitted)]
+        emitted = (
+            alerts["emitted_ms"]
+            if "emitted_ms" in alerts.columns
+            else pd.Series(None, index=alerts.index)
+        )
+        return [
+            Alert(p, int(t), d, float(s), None if pd.isna(e) else int(e))
+            for p, t, d, s, e in zip(alerts["pair"], ts, alerts["detector"], score, emitted)
+        ]
     out = []
     for a in alerts:
         if isinstance(a, Alert):
             out.append(a)
         elif isinstance(a, tuple):
-            out.append(Alert(a[0], int(a[1]), a[2], float(a[3]) if len(a) > 3 else 1.0,
-                             None if len(a) < 5 or a[4] is None else int(a[4])))
+            out.append(
+                Alert(
+                    a[0],
+                    int(a[1]),
+                    a[2],
+                    float(a[3]) if len(a) > 3 else 1.0,
+                    None if len(a) < 5 or a[4] is None else int(a[4]),
+                )
+            )
         else:  # a Verdict or anything with pair/ts_ms/detector/score
-            out.append(Alert(a.pair, int(a.ts_ms), a.detector, float(getattr(a, "score", 1.0)),
-                             getattr(a, "emitted_ms", None)))
+            out.append(
+                Alert(
+                    a.pair,
+                    int(a.ts_ms),
+                    a.detector,
+                    float(getattr(a, "score", 1.0)),
+                    getattr(a, "emitted_ms", None),
+                )
+            )
     return out
 
 
 def triangle_pairs(pair: str, universe: Iterable[str]) -> set[str]:
-    """`pair` plus every pair of `universe` that closes a triangle with it (A/B with A/C and C/B, either way round)."""
+    """`pair` plus every pair of `universe` that closes a triangle with it (A/B with A/C and C/B,
+    either way round)."""
     if "/" not in pair:
         return {pair}
     a, b = pair.split("/", 1)
@@ -210,22 +268,35 @@ def _inside(a: Alert, wins) -> list:
     return [w for w in wins if a.pair in w[1] and w[2] <= a.ts_ms <= w[3]]
 
 
-def score_scenarios(alerts, labels: Sequence, legit: Sequence = (), pairs: Iterable[str] | None = None,
-                    pair_hours: float | None = None, tolerance_ms: int = 1_000, grace_ms: int = 30_000,
-                    cluster_gap_ms: int = 30_000, triangle_kinds: Sequence[str] = CROSS_KINDS,
-                    cross_detectors: Sequence[str] = CROSS_DETECTORS) -> ScenarioScore:
+def score_scenarios(
+    alerts,
+    labels: Sequence,
+    legit: Sequence = (),
+    pairs: Iterable[str] | None = None,
+    pair_hours: float | None = None,
+    tolerance_ms: int = 1_000,
+    grace_ms: int = 30_000,
+    cluster_gap_ms: int = 30_000,
+    triangle_kinds: Sequence[str] = CROSS_KINDS,
+    cross_detectors: Sequence[str] = CROSS_DETECTORS,
+) -> ScenarioScore:
     """Match alerts to labelled events (EventLabel-like: event_id, kind, pair, start_ts, end_ts).
 
     An event is detected by an alert on its pair (any triangle leg for `triangle_kinds`) with ts in
     [start − tolerance_ms, end + grace_ms]; its delay is the first such alert's raise time − start
-    (clipped at 0). A cross-rate alert on a triangle leg of any event is explained by it (not a false
-    alarm, not a detection), and on a triangle leg of a legitimate move it is a legit cluster. Remaining alerts are clustered per pair (gap ≤ cluster_gap_ms): a cluster
-    touching a legitimate move's window (same pairs, same margins) is a legit cluster, else a false alarm.
+    (clipped at 0). A cross-rate alert on a triangle leg of any event is explained by it (not a
+    false alarm, not a detection), and on a triangle leg of a legitimate move it is a legit
+    cluster. Remaining alerts are clustered per pair (gap ≤ cluster_gap_ms): a cluster touching a
+    legitimate move's window (same pairs, same margins) is a legit cluster, else a false alarm.
     `pair_hours` defaults to len(pairs) × the span of alerts and labels in hours.
     """
     alerts = sorted(as_alerts(alerts), key=lambda a: (a.pair, a.ts_ms))
     labels, legit = list(labels), list(legit)
-    universe = set(pairs or ()) | {a.pair for a in alerts} | {p for e in labels + legit for p in e.pair.split(";")}
+    universe = (
+        set(pairs or ())
+        | {a.pair for a in alerts}
+        | {p for e in labels + legit for p in e.pair.split(";")}
+    )
     wins = _windows(labels, universe, tolerance_ms, grace_ms, triangle_kinds)
     # Cross-rate detectors cannot localise the bad leg: any triangle leg of any event explains them.
     cross_wins = _windows(labels, universe, tolerance_ms, grace_ms, {e.kind for e in labels})
@@ -252,17 +323,34 @@ def score_scenarios(alerts, labels: Sequence, legit: Sequence = (), pairs: Itera
         hs = hits[e.event_id]
         if hs:
             first = min(hs, key=lambda a: (a.raised_ms, a.ts_ms))
-            events.append(EventResult(e.event_id, e.kind, e.pair, e.start_ts, e.end_ts, True,
-                                      max(0, first.raised_ms - e.start_ts), first.detector, len(hs)))
+            events.append(
+                EventResult(
+                    e.event_id,
+                    e.kind,
+                    e.pair,
+                    e.start_ts,
+                    e.end_ts,
+                    True,
+                    max(0, first.raised_ms - e.start_ts),
+                    first.detector,
+                    len(hs),
+                )
+            )
         else:
-            events.append(EventResult(e.event_id, e.kind, e.pair, e.start_ts, e.end_ts, False, None, None, 0))
+            events.append(
+                EventResult(e.event_id, e.kind, e.pair, e.start_ts, e.end_ts, False, None, None, 0)
+            )
     clusters = _cluster(unmatched, cluster_gap_ms)
     if pair_hours is None:
-        stamps = [a.ts_ms for a in alerts] + [t for e in labels + legit for t in (e.start_ts, e.end_ts)]
+        stamps = [a.ts_ms for a in alerts] + [
+            t for e in labels + legit for t in (e.start_ts, e.end_ts)
+        ]
         span_h = (max(stamps) - min(stamps)) / 3_600_000 if stamps else 0.0
         pair_hours = len(set(pairs) if pairs else universe) * span_h
     params = {"tolerance_ms": tolerance_ms, "grace_ms": grace_ms, "cluster_gap_ms": cluster_gap_ms}
-    return ScenarioScore(events, clusters, float(pair_hours), matched, len(legit), len(legit_hit), params)
+    return ScenarioScore(
+        events, clusters, float(pair_hours), matched, len(legit), len(legit_hit), params
+    )
 
 
 def _cluster(unmatched: list[tuple[Alert, bool]], gap_ms: int) -> list[AlarmCluster]:
@@ -273,8 +361,16 @@ def _cluster(unmatched: list[tuple[Alert, bool]], gap_ms: int) -> list[AlarmClus
     def close():
         if cur:
             al = [a for a, _ in cur]
-            out.append(AlarmCluster(al[0].pair, al[0].ts_ms, al[-1].ts_ms, len(al),
-                                    tuple(sorted({a.detector for a in al})), any(lg for _, lg in cur)))
+            out.append(
+                AlarmCluster(
+                    al[0].pair,
+                    al[0].ts_ms,
+                    al[-1].ts_ms,
+                    len(al),
+                    tuple(sorted({a.detector for a in al})),
+                    any(lg for _, lg in cur),
+                )
+            )
 
     for a, lg in sorted(unmatched, key=lambda x: (x[0].pair, x[0].ts_ms)):
         if cur and (a.pair != cur[-1][0].pair or a.ts_ms - cur[-1][0].ts_ms > gap_ms):
@@ -286,7 +382,8 @@ def _cluster(unmatched: list[tuple[Alert, bool]], gap_ms: int) -> list[AlarmClus
 
 
 def merge_scores(scores: Iterable[ScenarioScore]) -> ScenarioScore:
-    """Pool several scored scenarios (e.g. seeds): events and clusters concatenated, pair-hours summed."""
+    """Pool several scored scenarios (e.g. seeds): events and clusters concatenated, pair-hours
+    summed."""
     scores = list(scores)
     return ScenarioScore(
         [e for s in scores for e in s.events],
@@ -300,11 +397,13 @@ def merge_scores(scores: Iterable[ScenarioScore]) -> ScenarioScore:
 
 
 def detect_offline(quotes, factory=None, cross=None, cooldown_ms: int = 60_000) -> list[Alert]:
-    """Run a fresh PairDetectorBank (default ensemble + cross-rate) over quotes; alerts carry their raise time."""
-    from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors
-
-    bank = PairDetectorBank(factory or default_detectors, cross=default_cross() if cross is None else cross,
-                            cooldown_ms=cooldown_ms)
+    """Run a fresh PairDetectorBank (default ensemble + cross-rate) over quotes; alerts carry
+    their raise time."""
+    bank = PairDetectorBank(
+        factory or default_detectors,
+        cross=default_cross() if cross is None else cross,
+        cooldown_ms=cooldown_ms,
+    )
     out: list[Alert] = []
     upd = bank.update
     for q in quotes:
@@ -314,45 +413,70 @@ def detect_offline(quotes, factory=None, cross=None, cooldown_ms: int = 60_000) 
     return out
 
 
-SCENARIO_START_MS = 1_705_330_800_000  # 2024-01-15T15:00:00Z: two hours from here cover the 16:00 London fix
+SCENARIO_START_MS = (
+    1_705_330_800_000  # 2024-01-15T15:00:00Z: two hours from here cover the 16:00 London fix
+)
 
 
-def run_scenario(seed: int, hours: float = 2.0, pairs: Sequence[str] | None = None,
-                 start_ms: int = SCENARIO_START_MS, factory=None, cross_factory=None, cooldown_ms: int = 60_000,
-                 **score_kw) -> tuple[ScenarioScore, list[Alert]]:
-    """Generate one synthetic scenario (SyntheticConfig defaults otherwise), detect offline, score it.
+def run_scenario(
+    seed: int,
+    hours: float = 2.0,
+    pairs: Sequence[str] | None = None,
+    start_ms: int = SCENARIO_START_MS,
+    factory=None,
+    cross_factory=None,
+    cooldown_ms: int = 60_000,
+    **score_kw,
+) -> tuple[ScenarioScore, list[Alert]]:
+    """Generate one synthetic scenario (SyntheticConfig defaults otherwise), detect offline,
+    score it.
 
-    `factory()` / `cross_factory()` build fresh per-pair / all-pairs detectors (defaults: the bank's).
+    `factory()` / `cross_factory()` build fresh per-pair / all-pairs detectors (defaults: the
+    bank's).
     """
-    from fxwatch.sources.synthetic import DEFAULT_SYNTH_PAIRS, SyntheticConfig, generate
-
     pairs = tuple(pairs or DEFAULT_SYNTH_PAIRS)
-    res = generate(SyntheticConfig(pairs=pairs, start_ms=start_ms, duration_s=hours * 3600.0, seed=seed))
-    alerts = detect_offline(res.quotes(), factory, cross_factory() if cross_factory else None, cooldown_ms)
-    score = score_scenarios(alerts, res.labels, res.legit, pairs=pairs, pair_hours=len(pairs) * hours, **score_kw)
+    res = generate(
+        SyntheticConfig(pairs=pairs, start_ms=start_ms, duration_s=hours * 3600.0, seed=seed)
+    )
+    alerts = detect_offline(
+        res.quotes(), factory, cross_factory() if cross_factory else None, cooldown_ms
+    )
+    score = score_scenarios(
+        alerts, res.labels, res.legit, pairs=pairs, pair_hours=len(pairs) * hours, **score_kw
+    )
     return score, alerts
 
 
 def confirmed_cross() -> list:
     """default_cross() with CrossRate waiting for a fresh quote on every leg (confirm_legs=True)."""
-    from fxwatch.detect.bank import default_cross
-    from fxwatch.detect.triangle import CrossRate
-
-    return [CrossRate(confirm_legs=True) if isinstance(d, CrossRate) else d for d in default_cross()]
+    return [
+        CrossRate(confirm_legs=True) if isinstance(d, CrossRate) else d for d in default_cross()
+    ]
 
 
 def alerts_frame(alerts) -> pd.DataFrame:
     """Alerts as a DataFrame: pair, ts_ms, time (UTC), detector, score, emitted_ms."""
     al = as_alerts(alerts)
-    df = pd.DataFrame({"pair": [a.pair for a in al], "ts_ms": [a.ts_ms for a in al],
-                       "detector": [a.detector for a in al], "score": [a.score for a in al],
-                       "emitted_ms": [a.raised_ms for a in al]})
+    df = pd.DataFrame(
+        {
+            "pair": [a.pair for a in al],
+            "ts_ms": [a.ts_ms for a in al],
+            "detector": [a.detector for a in al],
+            "score": [a.score for a in al],
+            "emitted_ms": [a.raised_ms for a in al],
+        }
+    )
     df.insert(2, "time", pd.to_datetime(df["ts_ms"], unit="ms", utc=True))
     return df
 
 
-def flagged_between(alerts, pair: str, start_ms: int, end_ms: int, detectors: Iterable[str] | None = None) -> list[Alert]:
+def flagged_between(
+    alerts, pair: str, start_ms: int, end_ms: int, detectors: Iterable[str] | None = None
+) -> list[Alert]:
     """Alerts on `pair` with start_ms ≤ ts_ms ≤ end_ms (optionally only from `detectors`)."""
     keep = set(detectors) if detectors is not None else None
-    return [a for a in as_alerts(alerts) if a.pair == pair and start_ms <= a.ts_ms <= end_ms
-            and (keep is None or a.detector in keep)]
+    return [
+        a
+        for a in as_alerts(alerts)
+        if a.pair == pair and start_ms <= a.ts_ms <= end_ms and (keep is None or a.detector in keep)
+    ]

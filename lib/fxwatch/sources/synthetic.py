@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -38,11 +38,29 @@ LABEL_FIELDS = ("event_id", "kind", "pair", "start_ts", "end_ts", "params")
 
 # Level of each currency in USD (the latent factors are their log levels; USD is the numeraire).
 _USD_VALUE = {
-    "USD": 1.0, "EUR": 1.09, "GBP": 1.27, "JPY": 1 / 148.0, "CHF": 1 / 0.88, "AUD": 0.66,
-    "NZD": 0.61, "CAD": 1 / 1.35, "SEK": 1 / 10.4, "NOK": 1 / 10.6,
+    "USD": 1.0,
+    "EUR": 1.09,
+    "GBP": 1.27,
+    "JPY": 1 / 148.0,
+    "CHF": 1 / 0.88,
+    "AUD": 0.66,
+    "NZD": 0.61,
+    "CAD": 1 / 1.35,
+    "SEK": 1 / 10.4,
+    "NOK": 1 / 10.6,
 }
-_ANNUAL_VOL = {"USD": 0.0, "EUR": 0.07, "GBP": 0.08, "JPY": 0.09, "CHF": 0.07, "AUD": 0.10,
-               "NZD": 0.10, "CAD": 0.06, "SEK": 0.09, "NOK": 0.10}
+_ANNUAL_VOL = {
+    "USD": 0.0,
+    "EUR": 0.07,
+    "GBP": 0.08,
+    "JPY": 0.09,
+    "CHF": 0.07,
+    "AUD": 0.10,
+    "NZD": 0.10,
+    "CAD": 0.06,
+    "SEK": 0.09,
+    "NOK": 0.10,
+}
 _SPREAD_PIPS = {"EUR/USD": 0.6, "USD/JPY": 0.8, "GBP/USD": 0.9, "EUR/GBP": 0.9, "EUR/JPY": 1.2}
 _GRID_MS = 100
 _SECONDS_PER_YEAR = 252 * 86_400
@@ -96,7 +114,9 @@ class SyntheticResult:
     def quotes(self) -> Iterator[Quote]:
         """The ticks as Quotes in event-time order."""
         pairs, src = self.pairs, self.source
-        for t, p, b, a in zip(self.ts.tolist(), self.pair_idx.tolist(), self.bid.tolist(), self.ask.tolist()):
+        for t, p, b, a in zip(
+            self.ts.tolist(), self.pair_idx.tolist(), self.bid.tolist(), self.ask.tolist()
+        ):
             yield Quote(pairs[p], t, b, a, src)
 
 
@@ -125,16 +145,42 @@ def _pip(pair: str) -> float:
 def _activity(ts_ms: np.ndarray) -> np.ndarray:
     """Intraday activity multiplier by UTC hour: quiet Asia, busy London/New York overlap."""
     hour = (ts_ms // 3_600_000) % 24
-    profile = np.array([0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.7, 1.0, 1.3, 1.3, 1.2, 1.2,
-                        1.4, 1.6, 1.6, 1.5, 1.4, 1.0, 0.9, 0.8, 0.7, 0.5, 0.4, 0.4])
+    profile = np.array(
+        [
+            0.5,
+            0.6,
+            0.6,
+            0.6,
+            0.6,
+            0.6,
+            0.7,
+            1.0,
+            1.3,
+            1.3,
+            1.2,
+            1.2,
+            1.4,
+            1.6,
+            1.6,
+            1.5,
+            1.4,
+            1.0,
+            0.9,
+            0.8,
+            0.7,
+            0.5,
+            0.4,
+            0.4,
+        ]
+    )
     return profile[hour]
 
 
 def fix_times(start_ms: int, end_ms: int) -> list[tuple[int, str]]:
     """Benchmark fix instants (UTC ms, name) inside [start_ms, end_ms)."""
     out = []
-    first = datetime.fromtimestamp(start_ms / 1000, timezone.utc).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(end_ms / 1000, timezone.utc).date() + timedelta(days=1)
+    first = datetime.fromtimestamp(start_ms / 1000, UTC).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(end_ms / 1000, UTC).date() + timedelta(days=1)
     day = first
     while day <= last:
         for zone, hh, mm, name in _FIXES:
@@ -154,8 +200,11 @@ class _Occupancy:
         self.busy: dict[str, list[tuple[int, int]]] = {}
 
     def free(self, pairs: list[str], a: int, b: int) -> bool:
-        return all(b + self.margin <= x or a - self.margin >= y
-                   for p in pairs for x, y in self.busy.get(p, []))
+        return all(
+            b + self.margin <= x or a - self.margin >= y
+            for p in pairs
+            for x, y in self.busy.get(p, [])
+        )
 
     def take(self, pairs: list[str], a: int, b: int) -> None:
         for p in pairs:
@@ -168,8 +217,10 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
     ccys = sorted({c for p in pairs for c in p.split("/")} | {"USD"})
     missing = [c for c in ccys if c not in _USD_VALUE]
     if missing:
-        raise FxwatchError(f"no synthetic model for {', '.join(missing)} — use pairs of "
-                           f"{', '.join(sorted(_USD_VALUE))}")
+        raise FxwatchError(
+            f"no synthetic model for {', '.join(missing)} — use pairs of "
+            f"{', '.join(sorted(_USD_VALUE))}"
+        )
     if cfg.duration_s <= 0 or cfg.rate <= 0:
         raise FxwatchError("duration and rate must be positive")
     rng = np.random.default_rng(cfg.seed)
@@ -186,7 +237,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
     def new_id() -> str:
         return f"syn{cfg.seed}-{next(counter):04d}"
 
-    def place(length_ms: int, affected: list[str], lo: int | None = None, hi: int | None = None) -> int | None:
+    def place(
+        length_ms: int, affected: list[str], lo: int | None = None, hi: int | None = None
+    ) -> int | None:
         lo = start + max(1000, dur_ms // 50) if lo is None else lo
         hi = end - length_ms - max(1000, dur_ms // 50) if hi is None else hi
         if hi <= lo:
@@ -203,14 +256,17 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
     ev_len = lambda lo_s, hi_s: int(min(rng.uniform(lo_s, hi_s), cfg.duration_s / 8) * 1000)  # noqa: E731
 
     # 1. latent log-levels of each currency in USD: Brownian, volatility follows activity
-    sigma = {c: _ANNUAL_VOL[c] / math.sqrt(_SECONDS_PER_YEAR) * math.sqrt(_GRID_MS / 1000) for c in ccys}
+    sigma = {
+        c: _ANNUAL_VOL[c] / math.sqrt(_SECONDS_PER_YEAR) * math.sqrt(_GRID_MS / 1000) for c in ccys
+    }
     factors: dict[str, np.ndarray] = {}
     for c in ccys:
         steps = rng.standard_normal(n_grid) * sigma[c] * act
         steps[0] = 0.0
         factors[c] = math.log(_USD_VALUE[c]) + np.cumsum(steps)
 
-    # 2. legitimate news jumps: one currency re-prices, every pair with it moves consistently, no revert
+    # 2. legitimate news jumps: one currency re-prices, every pair with it moves consistently,
+    #    no revert
     n_legit = round(cfg.legit_per_hour * hours)
     for _ in range(n_legit):
         ccy = str(rng.choice(ccys))
@@ -224,15 +280,25 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
         i = (at - start) // _GRID_MS
         after = np.arange(n_grid - i)
         boost = 1.0 + 2.0 * np.exp(-after * _GRID_MS / 120_000)  # vol stays high for a few minutes
-        noise = rng.standard_normal(n_grid - i) * sigma[ccy if ccy != "USD" else "EUR"] * (boost - 1)
+        noise = (
+            rng.standard_normal(n_grid - i) * sigma[ccy if ccy != "USD" else "EUR"] * (boost - 1)
+        )
         if ccy == "USD":  # USD is the numeraire: move every other currency the other way
             for c in ccys:
                 if c != "USD":
                     factors[c][i:] += -jump_bp / 1e4 + np.cumsum(noise)
         else:
             factors[ccy][i:] += jump_bp / 1e4 + np.cumsum(noise)
-        legit.append(EventLabel(new_id(), "news_jump", ";".join(affected), at, at + 300_000,
-                                {"currency": ccy, "jump_bp": round(jump_bp, 2)}))
+        legit.append(
+            EventLabel(
+                new_id(),
+                "news_jump",
+                ";".join(affected),
+                at,
+                at + 300_000,
+                {"currency": ccy, "jump_bp": round(jump_bp, 2)},
+            )
+        )
 
     # 3. tick arrivals per pair: Poisson with intraday rate, prices read from the factors
     per_pair: dict[str, dict[str, np.ndarray]] = {}
@@ -246,7 +312,12 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
         base, quote = p.split("/")
         mid = np.exp(factors[base][idx] - factors[quote][idx])
         pip = _pip(p)
-        spread = _SPREAD_PIPS.get(p, 1.5) * pip * (1 + 0.3 * np.abs(rng.standard_normal(idx.size))) / np.sqrt(act[idx])
+        spread = (
+            _SPREAD_PIPS.get(p, 1.5)
+            * pip
+            * (1 + 0.3 * np.abs(rng.standard_normal(idx.size)))
+            / np.sqrt(act[idx])
+        )
         per_pair[p] = {"ts": ts, "mid": mid, "spread": spread, "crossed": np.zeros(idx.size, bool)}
 
     def window(p: str, a: int, b: int) -> np.ndarray:
@@ -256,7 +327,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
     kinds = [k for k in cfg.kinds if k in LABEL_KINDS]
     unknown = set(cfg.kinds) - set(LABEL_KINDS)
     if unknown:
-        raise FxwatchError(f"unknown event kinds {sorted(unknown)}: choose from {', '.join(LABEL_KINDS)}")
+        raise FxwatchError(
+            f"unknown event kinds {sorted(unknown)}: choose from {', '.join(LABEL_KINDS)}"
+        )
     crosses = [p for p in pairs if "USD" not in p]
 
     # 4. fix ramps: a pair is pushed up into a benchmark fix and falls back after it
@@ -272,9 +345,21 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
             rel = d["ts"] - t_fix
             shape = np.where(rel < 0, 1 + rel / pre, 1 - rel / post).clip(0, 1)
             d["mid"] *= np.exp(amp_bp / 1e4 * shape)
-            labels.append(EventLabel(new_id(), "fix_ramp", p, t_fix - pre, t_fix + post,
-                                     {"fix": name, "amplitude_bp": round(amp_bp, 2),
-                                      "ramp_s": pre // 1000, "revert_s": post // 1000}))
+            labels.append(
+                EventLabel(
+                    new_id(),
+                    "fix_ramp",
+                    p,
+                    t_fix - pre,
+                    t_fix + post,
+                    {
+                        "fix": name,
+                        "amplitude_bp": round(amp_bp, 2),
+                        "ramp_s": pre // 1000,
+                        "revert_s": post // 1000,
+                    },
+                )
+            )
 
     # 5. the other labelled kinds
     for kind in kinds:
@@ -298,8 +383,16 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
                     continue
                 mag = float(rng.uniform(30, 150) * rng.choice([-1, 1]))
                 d["mid"][w] *= math.exp(mag / 1e4)
-                labels.append(EventLabel(new_id(), kind, p, int(d["ts"][w[0]]), int(d["ts"][w[-1]]),
-                                         {"magnitude_bp": round(mag, 2), "ticks": int(w.size)}))
+                labels.append(
+                    EventLabel(
+                        new_id(),
+                        kind,
+                        p,
+                        int(d["ts"][w[0]]),
+                        int(d["ts"][w[-1]]),
+                        {"magnitude_bp": round(mag, 2), "ticks": int(w.size)},
+                    )
+                )
             elif kind == "spread_blowout":
                 length = ev_len(10, 60)
                 a = place(length, [p])
@@ -307,7 +400,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
                     continue
                 factor = float(rng.uniform(8, 25))
                 d["spread"][window(p, a, a + length)] *= factor
-                labels.append(EventLabel(new_id(), kind, p, a, a + length, {"factor": round(factor, 2)}))
+                labels.append(
+                    EventLabel(new_id(), kind, p, a, a + length, {"factor": round(factor, 2)})
+                )
             elif kind == "frozen":
                 length = ev_len(30, 180)
                 a = place(length, [p])
@@ -317,7 +412,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
                 if w.size:
                     d["mid"][w] = d["mid"][w[0]]
                     d["spread"][w] = d["spread"][w[0]]
-                labels.append(EventLabel(new_id(), kind, p, a, a + length, {"duration_s": length / 1000}))
+                labels.append(
+                    EventLabel(new_id(), kind, p, a, a + length, {"duration_s": length / 1000})
+                )
             elif kind == "cross_break":
                 length = ev_len(10, 60)
                 a = place(length, [p])
@@ -325,7 +422,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
                     continue
                 dev = float(rng.uniform(15, 40) * rng.choice([-1, 1]))
                 d["mid"][window(p, a, a + length)] *= math.exp(dev / 1e4)
-                labels.append(EventLabel(new_id(), kind, p, a, a + length, {"deviation_bp": round(dev, 2)}))
+                labels.append(
+                    EventLabel(new_id(), kind, p, a, a + length, {"deviation_bp": round(dev, 2)})
+                )
             elif kind == "crossed":
                 a = place(2000, [p])
                 if a is None:
@@ -334,8 +433,16 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
                 if w.size == 0:
                     continue
                 d["crossed"][w] = True
-                labels.append(EventLabel(new_id(), kind, p, int(d["ts"][w[0]]), int(d["ts"][w[-1]]),
-                                         {"ticks": int(w.size)}))
+                labels.append(
+                    EventLabel(
+                        new_id(),
+                        kind,
+                        p,
+                        int(d["ts"][w[0]]),
+                        int(d["ts"][w[-1]]),
+                        {"ticks": int(w.size)},
+                    )
+                )
             elif kind == "burst":
                 length = ev_len(2, 10)
                 a = place(length, [p])
@@ -345,22 +452,36 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
                 n = rng.poisson(burst_rate * length / 1000)
                 extra_ts = np.sort(rng.integers(a, a + length, n)).astype(np.int64)
                 j = np.clip(np.searchsorted(d["ts"], extra_ts) - 1, 0, max(0, d["ts"].size - 1))
-                extra_mid = d["mid"][j] * np.exp(rng.standard_normal(n) * 0.2 * _pip(p) / d["mid"][j])
-                for key, val in (("ts", extra_ts), ("mid", extra_mid), ("spread", d["spread"][j]),
-                                 ("crossed", np.zeros(n, bool))):
+                extra_mid = d["mid"][j] * np.exp(
+                    rng.standard_normal(n) * 0.2 * _pip(p) / d["mid"][j]
+                )
+                for key, val in (
+                    ("ts", extra_ts),
+                    ("mid", extra_mid),
+                    ("spread", d["spread"][j]),
+                    ("crossed", np.zeros(n, bool)),
+                ):
                     d[key] = np.concatenate([d[key], val])
                 order = np.argsort(d["ts"], kind="stable")
                 for key in d:
                     d[key] = d[key][order]
-                labels.append(EventLabel(new_id(), kind, p, a, a + length,
-                                         {"rate_per_s": round(burst_rate, 1), "extra_ticks": int(n)}))
+                labels.append(
+                    EventLabel(
+                        new_id(),
+                        kind,
+                        p,
+                        a,
+                        a + length,
+                        {"rate_per_s": round(burst_rate, 1), "extra_ticks": int(n)},
+                    )
+                )
 
     # 6. quote: round to the pair's decimals, at least one point of spread unless crossed by design
     all_ts, all_idx, all_bid, all_ask = [], [], [], []
     for k, p in enumerate(pairs):
         d = per_pair[p]
         dec = _decimals(p)
-        tick = 10.0 ** -dec
+        tick = 10.0**-dec
         bid = np.round(d["mid"] - d["spread"] / 2, dec)
         ask = np.maximum(np.round(d["mid"] + d["spread"] / 2, dec), np.round(bid + tick, dec))
         cr = d["crossed"]
@@ -374,8 +495,16 @@ def generate(cfg: SyntheticConfig) -> SyntheticResult:
     ts = np.concatenate(all_ts)
     order = np.argsort(ts, kind="stable")
     labels.sort(key=lambda e: (e.start_ts, e.event_id))
-    return SyntheticResult(pairs, ts[order], np.concatenate(all_idx)[order], np.concatenate(all_bid)[order],
-                           np.concatenate(all_ask)[order], labels, legit, cfg.source)
+    return SyntheticResult(
+        pairs,
+        ts[order],
+        np.concatenate(all_idx)[order],
+        np.concatenate(all_bid)[order],
+        np.concatenate(all_ask)[order],
+        labels,
+        legit,
+        cfg.source,
+    )
 
 
 def _checked_pair(p: str) -> str:
@@ -390,7 +519,9 @@ def write_ticks(path: str | Path, result: SyntheticResult) -> int:
     decs = [_decimals(p) for p in result.pairs]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("pair,ts,bid,ask\n")
-        for t, k, b, a in zip(result.ts.tolist(), result.pair_idx.tolist(), result.bid.tolist(), result.ask.tolist()):
+        for t, k, b, a in zip(
+            result.ts.tolist(), result.pair_idx.tolist(), result.bid.tolist(), result.ask.tolist()
+        ):
             d = decs[k]
             fh.write(f"{result.pairs[k]},{t},{b:.{d}f},{a:.{d}f}\n")
     return len(result)
@@ -402,7 +533,16 @@ def write_labels(path: str | Path, labels: list[EventLabel]) -> int:
         w = csv.writer(fh)
         w.writerow(LABEL_FIELDS)
         for e in labels:
-            w.writerow([e.event_id, e.kind, e.pair, e.start_ts, e.end_ts, json.dumps(e.params, sort_keys=True)])
+            w.writerow(
+                [
+                    e.event_id,
+                    e.kind,
+                    e.pair,
+                    e.start_ts,
+                    e.end_ts,
+                    json.dumps(e.params, sort_keys=True),
+                ]
+            )
     return len(labels)
 
 
@@ -411,6 +551,17 @@ def read_labels(path: str | Path) -> list[EventLabel]:
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != LABEL_FIELDS:
-            raise FxwatchError(f"{path}: not a labels file (header must be {','.join(LABEL_FIELDS)})")
-        return [EventLabel(r["event_id"], r["kind"], r["pair"], int(r["start_ts"]), int(r["end_ts"]),
-                           json.loads(r["params"] or "{}")) for r in reader]
+            raise FxwatchError(
+                f"{path}: not a labels file (header must be {','.join(LABEL_FIELDS)})"
+            )
+        return [
+            EventLabel(
+                r["event_id"],
+                r["kind"],
+                r["pair"],
+                int(r["start_ts"]),
+                int(r["end_ts"]),
+                json.loads(r["params"] or "{}"),
+            )
+            for r in reader
+        ]

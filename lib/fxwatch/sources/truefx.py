@@ -6,7 +6,7 @@ import logging
 import random
 import re
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -26,18 +26,31 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_PAIRS = (
-    "EUR/USD", "USD/JPY", "GBP/USD", "EUR/GBP", "USD/CHF",
-    "EUR/JPY", "EUR/CHF", "USD/CAD", "AUD/USD", "GBP/JPY",
+    "EUR/USD",
+    "USD/JPY",
+    "GBP/USD",
+    "EUR/GBP",
+    "USD/CHF",
+    "EUR/JPY",
+    "EUR/CHF",
+    "USD/CAD",
+    "AUD/USD",
+    "GBP/JPY",
 )
 _SECRET_PARAMS = {"u", "p", "id", "di"}  # the session id embeds user and password
-_NOT_AUTHORIZED = re.compile(r"not\s+authori[sz]ed|invalid\s+session|session\s+expired", re.IGNORECASE)
+_NOT_AUTHORIZED = re.compile(
+    r"not\s+authori[sz]ed|invalid\s+session|session\s+expired", re.IGNORECASE
+)
 _SESSION_ID = re.compile(r"^[^\s,<>]+:[^\s,<>]*:[^\s,<>]+:\d+$")
 
 
 def mask_url(url: str) -> str:
     """The URL with user, password and session id replaced by *** (safe to log)."""
     parts = urlsplit(url)
-    query = [(k, "***" if k in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [
+        (k, "***" if k in _SECRET_PARAMS else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
     return urlunsplit(parts._replace(query=urlencode(query, safe="/,*")))
 
 
@@ -45,7 +58,8 @@ _SECRET_IN_TEXT = re.compile(r"([?&](?:u|p|id|di)=)[^&\s\"']*")
 
 
 class _MaskSecrets(logging.Filter):
-    """Masks TrueFX credentials in records of the HTTP libraries (urllib3 logs request URLs at DEBUG)."""
+    """Masks TrueFX credentials in records of the HTTP libraries (urllib3 logs request URLs at
+    DEBUG)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -59,7 +73,9 @@ for _name in ("urllib3.connectionpool", "requests"):
     logging.getLogger(_name).addFilter(_MaskSecrets())
 
 
-def backoff_delay(failures: int, base_s: float, cap_s: float, jitter: float, rng: random.Random) -> float:
+def backoff_delay(
+    failures: int, base_s: float, cap_s: float, jitter: float, rng: random.Random
+) -> float:
     """Exponential back-off: base·2^(failures-1), jittered by ±jitter, never above cap."""
     raw = base_s * (2 ** max(0, failures - 1))
     return min(cap_s, raw * (1.0 + jitter * (2.0 * rng.random() - 1.0)))
@@ -80,7 +96,9 @@ def parse_truefx_line(line: str, source: str = "truefx", now: int | None = None)
         raise ValueError(f"{Reason.BAD_TS}: {ts!r} is not epoch milliseconds")
     bid = _join_price("bid", bid_big, bid_pts)
     ask = _join_price("ask", ask_big, ask_pts)
-    low, high, opn = (_plain_price(n, v) for n, v in (("low", f_low), ("high", f_high), ("open", f_open)))
+    low, high, opn = (
+        _plain_price(n, v) for n, v in (("low", f_low), ("high", f_high), ("open", f_open))
+    )
     if low > high:  # served in the documented order after all: keep the meaning, not the position
         low, high = high, low
     return make_quote(pair, int(ts), bid, ask, source, low=low, high=high, open=opn, now=now)
@@ -88,7 +106,9 @@ def parse_truefx_line(line: str, source: str = "truefx", now: int | None = None)
 
 def _join_price(name: str, big: str, points: str) -> float:
     if not re.fullmatch(r"\d+\.\d*", big) or not re.fullmatch(r"\d+", points):
-        raise ValueError(f"{Reason.BAD_PRICE}: {name} big figure {big!r} / points {points!r} are malformed")
+        raise ValueError(
+            f"{Reason.BAD_PRICE}: {name} big figure {big!r} / points {points!r} are malformed"
+        )
     value = float(big + points)  # text join keeps the leading zeros of the points
     if value <= 0:
         raise ValueError(f"{Reason.BAD_PRICE}: {name}={value} is not positive")
@@ -105,7 +125,9 @@ def _plain_price(name: str, text: str) -> float:
     return value
 
 
-def parse_truefx_body(body: str, source: str = "truefx", now: int | None = None) -> list[SourceItem]:
+def parse_truefx_body(
+    body: str, source: str = "truefx", now: int | None = None
+) -> list[SourceItem]:
     """Every non-empty line of a CSV response -> Quote or BadLine."""
     out: list[SourceItem] = []
     for line in body.splitlines():
@@ -127,7 +149,8 @@ class _SessionLost(Exception):
 
 
 class TrueFXClient:
-    """Poll TrueFX: an authenticated incremental session when credentials are set, else snapshots."""
+    """Poll TrueFX: an authenticated incremental session when credentials are set, else
+    snapshots."""
 
     def __init__(
         self,
@@ -149,7 +172,9 @@ class TrueFXClient:
         source: str = "truefx",
     ) -> None:
         if bool(user) != bool(password):
-            raise FxwatchError("set both TRUEFX_USER and TRUEFX_PASSWORD, or neither for snapshot mode")
+            raise FxwatchError(
+                "set both TRUEFX_USER and TRUEFX_PASSWORD, or neither for snapshot mode"
+            )
         self.url = url
         self._user = user
         self._password = password
@@ -171,7 +196,7 @@ class TrueFXClient:
         self._last_seen: dict[str, tuple[int, float, float]] = {}
 
     @classmethod
-    def from_settings(cls, settings, **kwargs) -> "TrueFXClient":
+    def from_settings(cls, settings, **kwargs) -> TrueFXClient:
         """A client for Settings.truefx_url with TRUEFX_USER / TRUEFX_PASSWORD (if set)."""
         return cls(settings.truefx_url, settings.truefx_user, settings.truefx_password, **kwargs)
 
@@ -183,7 +208,7 @@ class TrueFXClient:
     def authenticated(self) -> bool:
         return bool(self._user)
 
-    # ---- HTTP -------------------------------------------------------------------------------------
+    # ---- HTTP ------------------------------------------------------------------------------
     def _get(self, params: dict[str, str]) -> str:
         full = f"{self.url}?{urlencode(params, safe='/,')}"
         log.debug("GET %s", mask_url(full))
@@ -199,14 +224,18 @@ class TrueFXClient:
             raise _Transient(f"HTTP {resp.status_code} from {mask_url(full)}")
         if resp.status_code >= 400:
             raise FxwatchError(
-                f"TrueFX answered HTTP {resp.status_code} for {mask_url(full)} — check FXWATCH_TRUEFX_URL")
+                f"TrueFX answered HTTP {resp.status_code} for {mask_url(full)} "
+                "— check FXWATCH_TRUEFX_URL"
+            )
         return resp.text
 
-    # ---- protocol ---------------------------------------------------------------------------------
+    # ---- protocol --------------------------------------------------------------------------
     def connect(self) -> str:
         """Open an authenticated session; FxwatchError if the credentials are refused."""
         if not self.authenticated:
-            raise FxwatchError("TrueFX sessions need TRUEFX_USER and TRUEFX_PASSWORD in the environment")
+            raise FxwatchError(
+                "TrueFX sessions need TRUEFX_USER and TRUEFX_PASSWORD in the environment"
+            )
         params = {"u": self._user, "p": self._password, "q": "ozrates", "f": "csv", "s": "n"}
         if self.pairs:
             params["c"] = ",".join(self.pairs)
@@ -218,7 +247,8 @@ class TrueFXClient:
             self.session_id = None
             raise FxwatchError(
                 "TrueFX refused TRUEFX_USER/TRUEFX_PASSWORD (no session id) — check them at "
-                "truefx.com, or unset both to use unauthenticated snapshot mode")
+                "truefx.com, or unset both to use unauthenticated snapshot mode"
+            )
         self.session_id = body
         log.info("TrueFX session opened (%s)", mask_url(f"{self.url}?id={body}"))
         return body
@@ -227,8 +257,11 @@ class TrueFXClient:
         """Close the session (best effort)."""
         if self.session_id:
             try:
-                self.http.get(self.url.replace("connect.html", "disconnect.html"),
-                              params={"di": self.session_id}, timeout=self.timeout_s)
+                self.http.get(
+                    self.url.replace("connect.html", "disconnect.html"),
+                    params={"di": self.session_id},
+                    timeout=self.timeout_s,
+                )
             except requests.RequestException:
                 pass
             self.session_id = None
@@ -248,9 +281,17 @@ class TrueFXClient:
             body = self._get(params)
         items = parse_truefx_body(body, self.source)
         if items and not any(isinstance(i, Quote) for i in items):
-            # Not TrueFX CSV at all (an HTML error page, a proxy message): one DLQ record, then back off.
-            raise _Transient(BadLine(body[:2000], f"{Reason.UNPARSEABLE}: response body is not TrueFX CSV",
-                                     self.source, now_ms(), "truefx"))
+            # Not TrueFX CSV at all (an HTML error page, a proxy message): one DLQ record, then
+            # back off.
+            raise _Transient(
+                BadLine(
+                    body[:2000],
+                    f"{Reason.UNPARSEABLE}: response body is not TrueFX CSV",
+                    self.source,
+                    now_ms(),
+                    "truefx",
+                )
+            )
         return [i for i in items if not self._seen(i)]
 
     def _seen(self, item: SourceItem) -> bool:
@@ -266,8 +307,11 @@ class TrueFXClient:
     def _pause(self) -> float:
         return max(0.0, self.interval_s * (1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)))
 
-    def stream(self, duration_s: float | None = None, limit: int | None = None) -> Iterator[SourceItem]:
-        """Poll until `duration_s` has passed or `limit` items were yielded; back off on failures."""
+    def stream(
+        self, duration_s: float | None = None, limit: int | None = None
+    ) -> Iterator[SourceItem]:
+        """Poll until `duration_s` has passed or `limit` items were yielded; back off on
+        failures."""
         deadline = None if duration_s is None else self.clock() + duration_s
         count = 0
         try:
@@ -287,8 +331,12 @@ class TrueFXClient:
                     self.failures += 1
                     items = [exc.args[0]] if isinstance(exc.args[0], BadLine) else []
                     wait = self._backoff()
-                    log.warning("TrueFX poll failed (%s); retry %d in %.1f s",
-                                items[0].reason if items else exc, self.failures, wait)
+                    log.warning(
+                        "TrueFX poll failed (%s); retry %d in %.1f s",
+                        items[0].reason if items else exc,
+                        self.failures,
+                        wait,
+                    )
                 for item in items:
                     yield item
                     count += 1
@@ -305,5 +353,8 @@ class TrueFXClient:
         if self.max_failures is not None and self.failures > self.max_failures:
             raise FxwatchError(
                 f"TrueFX failed {self.failures} times in a row at {mask_url(self.url)} — check the "
-                "network and https://www.truefx.com status, then run again")
-        return backoff_delay(self.failures, self.backoff_base_s, self.backoff_cap_s, self.jitter, self.rng)
+                "network and https://www.truefx.com status, then run again"
+            )
+        return backoff_delay(
+            self.failures, self.backoff_base_s, self.backoff_cap_s, self.jitter, self.rng
+        )

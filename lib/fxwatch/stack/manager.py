@@ -8,15 +8,26 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
+from fxwatch.stack.auth import secure_cassandra
+from fxwatch.stack.config import StackConfig
 from fxwatch.stack.services import Service, all_services, java_bin, java_major_version
+from fxwatch.store.schema import init_schema as create_schema
 
-__all__ = ["ServiceStatus", "process_alive", "stack_up", "stack_down", "stack_status", "stack_reset", "wait_until"]
+__all__ = [
+    "ServiceStatus",
+    "process_alive",
+    "stack_down",
+    "stack_reset",
+    "stack_status",
+    "stack_up",
+    "wait_until",
+]
 
 
 @dataclass(frozen=True)
@@ -34,8 +45,12 @@ class ServiceStatus:
         return f"{self.name:<10} {self.state:<9} pid={pid:<8} port={self.port:<6} log={self.log}"
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.5,
-               abort: Callable[[], str | None] | None = None) -> bool:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout_s: float,
+    interval_s: float = 0.5,
+    abort: Callable[[], str | None] | None = None,
+) -> bool:
     """Poll `condition` until it is true or the deadline passes; `abort` may end the wait early."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -50,8 +65,8 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: floa
         time.sleep(interval_s)
 
 
-def _read_pid(svc: Service, settings: Settings) -> int | None:
-    path = svc.pid_path(settings)
+def _read_pid(svc: Service, stack: StackConfig) -> int | None:
+    path = svc.pid_path(stack)
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
@@ -85,7 +100,8 @@ def _check_java() -> None:
     major = java_major_version(java_bin())
     if major < 17:
         raise FxwatchError(
-            f"Java {major} found but Java 17 or newer is needed: install OpenJDK 17 and set JAVA_HOME"
+            f"Java {major} found but Java 17 or newer is needed: "
+            "install OpenJDK 17 and set JAVA_HOME"
         )
 
 
@@ -97,13 +113,17 @@ def _tail(path: Path, lines: int = 5) -> str:
     return " | ".join(t.strip() for t in text[-lines:])
 
 
-def _start(svc: Service, settings: Settings, echo: Callable[[str], None]) -> None:
-    pid = _read_pid(svc, settings)
+def _start(svc: Service, target: Settings | StackConfig, echo: Callable[[str], None]) -> None:
+    stack = StackConfig.of(target)
+    pid = _read_pid(svc, stack)
     if pid:
         echo(f"{svc.name}: already running (pid {pid}, port {svc.port})")
-        if not svc.ready(settings):
-            if not _wait_ready(svc, settings, pid, echo):
-                raise FxwatchError(f"{svc.name} (pid {pid}) runs but does not answer on port {svc.port}; see {svc.log_path(settings)}")
+        if not svc.ready(stack):
+            if not _wait_ready(svc, stack, pid, echo):
+                raise FxwatchError(
+                    f"{svc.name} (pid {pid}) runs but does not answer on port "
+                    f"{svc.port}; see {svc.log_path(stack)}"
+                )
         return
     for port in (svc.port, *svc.extra_ports):
         if _port_in_use(port):
@@ -111,61 +131,79 @@ def _start(svc: Service, settings: Settings, echo: Callable[[str], None]) -> Non
                 f"port {port} needed by {svc.name} is in use by another process: stop it "
                 f"(`ss -ltnp | grep :{port}`) or change the port in .env"
             )
-    svc.prepare(settings)
-    log = svc.log_path(settings)
+    svc.prepare(stack)
+    log = svc.log_path(stack)
     log.parent.mkdir(parents=True, exist_ok=True)
-    svc.pid_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    svc.pid_path(stack).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            svc.command(settings),
+            svc.command(stack),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            cwd=settings.stack_dir,
+            cwd=stack.home,
             start_new_session=True,  # own process group: survives the CLI, stopped by `down`
         )
-    svc.pid_path(settings).write_text(str(proc.pid))
+    svc.pid_path(stack).write_text(str(proc.pid))
     echo(f"{svc.name}: starting (pid {proc.pid}), log {log}")
-    if not _wait_ready(svc, settings, proc.pid, echo, proc=proc):
+    if not _wait_ready(svc, stack, proc.pid, echo, proc=proc):
         raise FxwatchError(
-            f"{svc.name} did not answer on port {svc.port} within {svc.start_timeout_s:.0f} s; see {log}"
+            f"{svc.name} did not answer on port {svc.port} within "
+            f"{svc.start_timeout_s:.0f} s; see {log}"
         )
 
 
-def _wait_ready(svc: Service, settings: Settings, pid: int, echo: Callable[[str], None],
-                proc: subprocess.Popen | None = None) -> bool:
+def _wait_ready(
+    svc: Service,
+    stack: StackConfig,
+    pid: int,
+    echo: Callable[[str], None],
+    proc: subprocess.Popen | None = None,
+) -> bool:
     t0 = time.monotonic()
-    log = svc.log_path(settings)
+    log = svc.log_path(stack)
 
     def died() -> str | None:
         alive = proc.poll() is None if proc is not None else process_alive(pid)
         if not alive:
-            svc.pid_path(settings).unlink(missing_ok=True)
+            svc.pid_path(stack).unlink(missing_ok=True)
             return f"{svc.name} died on start; see {log}: {_tail(log)}"
         return None
 
-    ok = wait_until(lambda: svc.ready(settings), svc.start_timeout_s, interval_s=1.0, abort=died)
+    ok = wait_until(lambda: svc.ready(stack), svc.start_timeout_s, interval_s=1.0, abort=died)
     if ok:
         echo(f"{svc.name}: ready on port {svc.port} after {time.monotonic() - t0:.1f} s")
     return ok
 
 
-def stack_up(settings: Settings, echo: Callable[[str], None] = print, init_schema: bool = True) -> None:
-    """Start Kafka and Cassandra (idempotent), wait until both answer, then create the schema."""
-    _check_java()
-    for svc in all_services(settings):
-        _start(svc, settings, echo)
-    if init_schema:
-        from fxwatch.store.schema import init_schema as _init
+def stack_up(
+    target: Settings | StackConfig, echo: Callable[[str], None] = print, init_schema: bool = True
+) -> None:
+    """Start Kafka and Cassandra (idempotent), wait until both answer, then create the schema.
 
-        _init(settings)
+    With CASSANDRA_USERNAME set, Cassandra checks logins and the role is created (see
+    `fxwatch.stack.auth.secure_cassandra`); with FXWATCH_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT
+    the Kafka listener asks for the SASL/PLAIN user KAFKA_SASL_USERNAME.
+    """
+    stack = StackConfig.of(target)
+    settings = stack.settings
+    _check_java()
+    for svc in all_services(stack):
+        _start(svc, stack, echo)
+    if stack.cassandra_auth:
+        secure_cassandra(stack, echo)
+    if init_schema:
+        create_schema(settings)
         echo(f"cassandra: keyspace {settings.keyspace} ready")
 
 
-def _stop(svc: Service, settings: Settings, echo: Callable[[str], None], timeout_s: float = 60) -> None:
-    pid = _read_pid(svc, settings)
+def _stop(
+    svc: Service, target: Settings | StackConfig, echo: Callable[[str], None], timeout_s: float = 60
+) -> None:
+    stack = StackConfig.of(target)
+    pid = _read_pid(svc, stack)
     if not pid:
-        svc.pid_path(settings).unlink(missing_ok=True)
+        svc.pid_path(stack).unlink(missing_ok=True)
         echo(f"{svc.name}: not running (nothing started by fxwatch)")
         return
     try:
@@ -179,34 +217,43 @@ def _stop(svc: Service, settings: Settings, echo: Callable[[str], None], timeout
         except ProcessLookupError:
             pass
         wait_until(lambda: not process_alive(pid), 10, interval_s=0.2)
-    svc.pid_path(settings).unlink(missing_ok=True)
+    svc.pid_path(stack).unlink(missing_ok=True)
     echo(f"{svc.name}: stopped (pid {pid})")
 
 
-def stack_down(settings: Settings, echo: Callable[[str], None] = print, only: str | None = None) -> None:
+def stack_down(
+    target: Settings | StackConfig, echo: Callable[[str], None] = print, only: str | None = None
+) -> None:
     """Stop the services this project started (never someone else's process on the same port)."""
-    for svc in reversed(all_services(settings)):
+    stack = StackConfig.of(target)
+    for svc in reversed(all_services(stack)):
         if only and svc.name != only:
             continue
-        _stop(svc, settings, echo)
+        _stop(svc, stack, echo)
 
 
-def stack_status(settings: Settings) -> list[ServiceStatus]:
+def stack_status(target: Settings | StackConfig) -> list[ServiceStatus]:
+    stack = StackConfig.of(target)
     result = []
-    for svc in all_services(settings):
-        pid = _read_pid(svc, settings)
+    for svc in all_services(stack):
+        pid = _read_pid(svc, stack)
         if pid:
-            state = "running" if svc.ready(settings) else "starting"
+            state = "running" if svc.ready(stack) else "starting"
         else:
             state = "foreign" if _port_in_use(svc.port) else "stopped"
-        result.append(ServiceStatus(svc.name, state, pid, svc.port, svc.log_path(settings)))
+        result.append(ServiceStatus(svc.name, state, pid, svc.port, svc.log_path(stack)))
     return result
 
 
-def stack_reset(settings: Settings, echo: Callable[[str], None] = print) -> None:
-    """Stop the services and delete their local data, logs and streaming checkpoints."""
-    stack_down(settings, echo)
-    for path in (settings.data_dir, settings.checkpoint_dir, settings.logs_dir, settings.stack_dir / "conf"):
+def stack_reset(target: Settings | StackConfig, echo: Callable[[str], None] = print) -> None:
+    """Stop the services and delete their local data, logs, configs and generated secrets (and,
+    for the default instance, the streaming checkpoints)."""
+    stack = StackConfig.of(target)
+    stack_down(stack, echo)
+    paths = [stack.data_dir, stack.logs_dir, stack.conf_dir, stack.secrets_dir]
+    if stack.is_default:
+        paths.append(stack.settings.checkpoint_dir)
+    for path in paths:
         if path.exists():
             shutil.rmtree(path)
             echo(f"deleted {path}")

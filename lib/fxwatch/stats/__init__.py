@@ -1,9 +1,10 @@
 """Historical statistics: per pair and hour-of-week bounds material for the streaming rule."""
 
 from fxwatch.stats.compute import STATS_COLUMNS, as_of_range, compute_stats, minute_features
-from fxwatch.stats.features import METRICS, hour_of_week
 from fxwatch.stats.job import run_stats_job
-from fxwatch.stats.store import latest_version, load_quotes, read_stats, write_stats
+from fxwatch.stats.spark_io import load_quotes, write_stats
+from fxwatch.store.stats import latest_version, read_stats
+from fxwatch.stream.features import METRICS, hour_of_week
 
 __all__ = [
     "METRICS",

@@ -1,4 +1,5 @@
-"""`fxwatch job stats`: run notebooks/05-historical-stats.py with papermill into runs/stats/<date>/."""
+"""`fxwatch job stats`: run notebooks/05-historical-stats.py with papermill into
+runs/stats/<date>/."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ NOTEBOOK = "05-historical-stats"
 KERNEL = "fxwatch"
 
 
-def run_stats_job(as_of: str, lookback_days: int = 28, k: float = 4.0, settings: Settings | None = None,
-                  pairs: str = "", output_dir: Path | None = None, kernel: str = KERNEL,
-                  timeout_s: int = 1800) -> Path:
+def run_stats_job(
+    as_of: str,
+    lookback_days: int = 28,
+    k: float = 4.0,
+    settings: Settings | None = None,
+    pairs: str = "",
+    output_dir: Path | None = None,
+    kernel: str = KERNEL,
+    timeout_s: int = 1800,
+) -> Path:
     """Execute the stats notebook for `as_of`; returns the executed notebook's path.
 
     The executed notebook (with its parameters in the metadata) is left in place even when a cell
@@ -37,14 +45,27 @@ def run_stats_job(as_of: str, lookback_days: int = 28, k: float = 4.0, settings:
     out_dir = Path(output_dir) if output_dir else settings.runs_dir / "stats" / as_of
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{NOTEBOOK}.ipynb"
-    params = {"as_of": as_of, "lookback_days": int(lookback_days), "k": float(k), "keyspace": settings.keyspace,
-              "pairs": pairs}
+    params = {
+        "as_of": as_of,
+        "lookback_days": int(lookback_days),
+        "k": float(k),
+        "keyspace": settings.keyspace,
+        "pairs": pairs,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         nb_in = Path(tmp) / f"{NOTEBOOK}.ipynb"
         jupytext.write(jupytext.read(source), nb_in)
         try:
-            pm.execute_notebook(str(nb_in), str(output), parameters=params, kernel_name=kernel, language="python",
-                                cwd=str(settings.root), progress_bar=False, execution_timeout=timeout_s)
+            pm.execute_notebook(
+                str(nb_in),
+                str(output),
+                parameters=params,
+                kernel_name=kernel,
+                language="python",
+                cwd=str(settings.root),
+                progress_bar=False,
+                execution_timeout=timeout_s,
+            )
         except pm.PapermillExecutionError as exc:
             raise FxwatchError(
                 f"stats job failed in cell {exc.exec_count}: {exc.ename}: {str(exc.evalue)[:300]} "
@@ -52,6 +73,8 @@ def run_stats_job(as_of: str, lookback_days: int = 28, k: float = 4.0, settings:
             ) from None
         except Exception as exc:
             if "No such kernel" in str(exc) or "NoSuchKernel" in type(exc).__name__:
-                raise FxwatchError(f"Jupyter kernel {kernel!r} is not installed: run `make setup`") from None
+                raise FxwatchError(
+                    f"Jupyter kernel {kernel!r} is not installed: run `make setup`"
+                ) from None
             raise
     return output

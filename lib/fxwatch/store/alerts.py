@@ -1,22 +1,96 @@
-"""Read alerts back from Cassandra and export them as CSV (pair,ts,detector,score,reason,...)."""
+"""The alerts table (partition: UTC day): write alerts, read them back, export them as CSV."""
 
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timedelta, timezone
+import hashlib
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-__all__ = ["CSV_COLUMNS", "parse_since", "iso_ms", "read_alerts", "export_alerts_csv"]
+from fxwatch.errors import FxwatchError
+from fxwatch.schema import iso_ms
+from fxwatch.store.names import qualified
+from fxwatch.store.session import (
+    EPOCH_DATE_OFFSET,
+    insert_cql,
+    prepared,
+    resolve,
+    with_retry,
+    write_rows,
+)
 
+__all__ = [
+    "ALERTS_COLUMNS",
+    "alert_id",
+    "CSV_COLUMNS",
+    "insert_alerts",
+    "read_alerts",
+    "read_alerts_of_day",
+    "alert_keys_since",
+    "delete_alerts_of_day",
+    "parse_since",
+    "export_alerts_csv",
+    "alert_span",
+    "empty_window_note",
+]
+
+# Insert order of an alert row; the key is ((day), ts, pair, detector).
+ALERTS_COLUMNS = [
+    "day",
+    "ts",
+    "pair",
+    "detector",
+    "score",
+    "reason",
+    "window_start",
+    "window_end",
+    "value",
+    "created_at",
+]
 CSV_COLUMNS = ["pair", "ts", "detector", "score", "reason", "window_start", "window_end", "value"]
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_DAY_MS = 86_400_000
+_READ_COLUMNS = "pair, ts, detector, score, reason, window_start, window_end, value"
+
+
+def alert_id(pair: str, ts_ms: int, detector: str) -> str:
+    """An alert's id: a hash of its primary key in fxwatch.alerts (pair, event time, detector), so
+    the same alert raised again (a replayed micro-batch, a rerun) has the same id: consumers of the
+    alerts topic de-duplicate by it, and Cassandra overwrites the row."""
+    return hashlib.blake2b(f"{pair}|{int(ts_ms)}|{detector}".encode(), digest_size=8).hexdigest()
+
+
+def insert_alerts(target, rows: list[dict], keyspace: str | None = None) -> int:
+    """Upsert alert dicts {pair, ts (epoch ms), detector, score, reason, window_start, window_end
+    (epoch ms or None), value} into the day partition of their ts; created_at = now. Retries
+    transient errors; returns the row count."""
+    if not rows:
+        return 0
+    session, ks = resolve(target, keyspace)
+    cql = insert_cql(ks, "alerts", ALERTS_COLUMNS)
+    now = int(time.time() * 1000)
+    values = [
+        (
+            EPOCH_DATE_OFFSET + r["ts"] // _DAY_MS,
+            r["ts"],
+            r["pair"],
+            r["detector"],
+            float(r["score"]),
+            r["reason"],
+            r["window_start"],
+            r["window_end"],
+            r["value"],
+            now,
+        )
+        for r in rows
+    ]
+    return with_retry(lambda: write_rows(session, cql, values), "writing alerts to Cassandra")
 
 
 def parse_since(text: str | None, now: datetime | None = None) -> datetime:
-    """'2014-05-08', '2014-05-08T12:00:00Z' or a span back from now ('90m', '24h', '7d'); default 24h."""
-    from fxwatch.errors import FxwatchError
-
-    now = now or datetime.now(timezone.utc)
+    """'2014-05-08', '2014-05-08T12:00:00Z' or a span back from now ('90m', '24h', '7d');
+    default 24h."""
+    now = now or datetime.now(UTC)
     if not text:
         return now - timedelta(hours=24)
     s = text.strip()
@@ -26,27 +100,35 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime:
     try:
         t = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
-        raise FxwatchError(f"--since {text!r}: use a date (2014-05-08), a UTC time (2014-05-08T12:00:00Z) "
-                           "or a span back from now (90m, 24h, 7d)") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        raise FxwatchError(
+            f"--since {text!r}: use a date (2014-05-08), a UTC time (2014-05-08T12:00:00Z) "
+            "or a span back from now (90m, 24h, 7d)"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def iso_ms(t: datetime | None) -> str:
-    """A driver datetime (naive UTC) -> '2014-05-08T12:45:00.123Z'; '' for None."""
-    if t is None:
-        return ""
-    t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+def _csv_time(t: datetime | None) -> str:
+    """A CSV cell: the time as schema.iso_ms, '' for None."""
+    return "" if t is None else iso_ms(t)
 
 
-def read_alerts(session, keyspace: str, since: datetime, until: datetime | None = None,
-                pair: str | None = None) -> list[dict]:
-    """Alerts with since <= ts < until (default now), oldest first; one query per UTC day partition."""
-    until = until or datetime.now(timezone.utc) + timedelta(minutes=1)
+def read_alerts(
+    target,
+    keyspace: str | None,
+    since: datetime,
+    until: datetime | None = None,
+    pair: str | None = None,
+) -> list[dict]:
+    """Alerts with since <= ts < until (default now), oldest first; one query per UTC day
+    partition."""
+    session, ks = resolve(target, keyspace)
+    until = until or datetime.now(UTC) + timedelta(minutes=1)
     out: list[dict] = []
     day: date = since.date()
-    stmt = session.prepare(f"SELECT pair, ts, detector, score, reason, window_start, window_end, value "
-                           f"FROM {keyspace}.alerts WHERE day=? AND ts>=? AND ts<?")
+    stmt = prepared(
+        session,
+        f"SELECT {_READ_COLUMNS} FROM {qualified(ks, 'alerts')} WHERE day=? AND ts>=? AND ts<?",
+    )
     while day <= until.date():
         for r in session.execute(stmt, (day, since, until)):
             if pair and r.pair != pair:
@@ -57,13 +139,95 @@ def read_alerts(session, keyspace: str, since: datetime, until: datetime | None 
     return out
 
 
+def read_alerts_of_day(
+    target, keyspace: str | None, day: date, start: datetime, end: datetime
+) -> list:
+    """Rows (pair, ts, detector, score, reason, window_start, window_end, value) of one day
+    partition with start <= ts <= end, newest first."""
+    session, ks = resolve(target, keyspace)
+    stmt = prepared(
+        session,
+        f"SELECT {_READ_COLUMNS} FROM {qualified(ks, 'alerts')} "
+        "WHERE day = ? AND ts >= ? AND ts <= ?",
+    )
+    return list(session.execute(stmt, (day, start, end)))
+
+
+def alert_keys_since(
+    target, keyspace: str | None, day: date, since: datetime, timeout: float = 10
+) -> list:
+    """(ts, pair) of the alerts of one day partition with ts >= since (a light poll)."""
+    session, ks = resolve(target, keyspace)
+    stmt = prepared(
+        session, f"SELECT ts, pair FROM {qualified(ks, 'alerts')} WHERE day = ? AND ts >= ?"
+    )
+    return list(session.execute(stmt, (day, since), timeout=timeout))
+
+
+def delete_alerts_of_day(target, day: date, keyspace: str | None = None) -> None:
+    """Delete one UTC day partition of alerts."""
+    session, ks = resolve(target, keyspace)
+    stmt = prepared(session, f"DELETE FROM {qualified(ks, 'alerts')} WHERE day = ?")
+    session.execute(stmt, (day,))
+
+
 def export_alerts_csv(alerts: list[dict], path: str | Path) -> int:
     """Write alerts as CSV (CSV_COLUMNS; times ISO-8601 UTC with ms); returns the row count."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
         for a in alerts:
-            w.writerow([a["pair"], iso_ms(a["ts"]), a["detector"], f"{a['score']:.4f}", a["reason"],
-                        iso_ms(a.get("window_start")), iso_ms(a.get("window_end")),
-                        "" if a.get("value") is None else repr(a["value"])])
+            w.writerow(
+                [
+                    a["pair"],
+                    _csv_time(a["ts"]),
+                    a["detector"],
+                    f"{a['score']:.4f}",
+                    a["reason"],
+                    _csv_time(a.get("window_start")),
+                    _csv_time(a.get("window_end")),
+                    "" if a.get("value") is None else repr(a["value"]),
+                ]
+            )
     return len(alerts)
+
+
+def alert_span(target, keyspace: str | None = None) -> tuple[int, datetime | None, datetime | None]:
+    """(count, first ts, last ts) of all alerts in the keyspace — what an empty window is
+    missing; (0, None, None) when there are none. One aggregate per UTC day partition."""
+    session, ks = resolve(target, keyspace)
+    table = qualified(ks, "alerts")
+    days = [r.day for r in session.execute(prepared(session, f"SELECT DISTINCT day FROM {table}"))]
+    stmt = prepared(
+        session,
+        f"SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM {table} WHERE day = ?",
+    )
+    count, first, last = 0, None, None
+    for day in days:
+        row = session.execute(stmt, (day,)).one()
+        if row is None or not row.n:
+            continue
+        count += row.n
+        first = row.first if first is None else min(first, row.first)
+        last = row.last if last is None else max(last, row.last)
+    return count, first, last
+
+
+def empty_window_note(
+    noun: str,
+    span: tuple[int, datetime | None, datetime | None],
+    keyspace: str,
+    since: datetime,
+    until: datetime | None = None,
+) -> str:
+    """What to say when a time window holds no `noun` (alerts, incidents): how many the keyspace
+    holds and between which times, with the `--since`/`--until` that would show them."""
+    count, first, last = span
+    window = f"between {iso_ms(since)} and {iso_ms(until) if until else 'now'}"
+    if not count or first is None or last is None:
+        return f"No {noun} {window}, and none at all in keyspace {keyspace!r}."
+    hint = f"--since {first:%Y-%m-%d} --until {last.date() + timedelta(days=1):%Y-%m-%d}"
+    return (
+        f"No {noun} {window}; keyspace {keyspace!r} holds {count} {noun} from {iso_ms(first)} "
+        f"to {iso_ms(last)}: add {hint} to see them."
+    )

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from fxwatch.config import Settings
-from fxwatch.schema import CURRENCIES, MAX_FUTURE_SKEW_MS, MIN_TS_MS, WIRE_VERSION, Reason, spark_schema
+from fxwatch.schema import (
+    STREAM_DLQ_SOURCE,
+    dead_letter_column,
+    kafka_origin_column,
+    reason_column,
+    spark_schema,
+)
 
 __all__ = [
     "QUOTE_COLUMNS",
@@ -18,16 +24,30 @@ __all__ = [
 
 # Columns of an accepted quote as every downstream transform sees it.
 QUOTE_COLUMNS = [
-    "pair", "ts", "ts_ms", "bid", "ask", "mid", "spread", "source", "low", "high", "open",
-    "partition", "offset", "kafka_ts",
+    "pair",
+    "ts",
+    "ts_ms",
+    "bid",
+    "ask",
+    "mid",
+    "spread",
+    "source",
+    "low",
+    "high",
+    "open",
+    "partition",
+    "offset",
+    "kafka_ts",
 ]
 
-_REQUIRED = ("pair", "ts", "bid", "ask", "src")
-_PRICES = ("bid", "ask", "low", "high", "open")
 
-
-def read_kafka(spark, settings: Settings, topic: str | None = None, starting_offsets: str = "earliest",
-               max_offsets_per_trigger: int | None = None):
+def read_kafka(
+    spark,
+    settings: Settings,
+    topic: str | None = None,
+    starting_offsets: str = "earliest",
+    max_offsets_per_trigger: int | None = None,
+):
     """The raw Kafka stream of a topic (key, value, topic, partition, offset, timestamp)."""
     reader = (
         spark.readStream.format("kafka")
@@ -44,40 +64,9 @@ def read_kafka(spark, settings: Settings, topic: str | None = None, starting_off
 _MAX_TS_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
 
 
-def _reason(j, now_ms_col):
-    """A Column: NULL for an acceptable quote, else '<code>: <detail>' (schema.Reason codes)."""
-    from pyspark.sql import functions as F
-
-    all_null = None
-    for name in ("v",) + _REQUIRED:
-        c = j[name].isNull()
-        all_null = c if all_null is None else (all_null & c)
-    rule = F.when(all_null, F.lit(f"{Reason.UNPARSEABLE}: not a JSON quote object"))
-    rule = rule.when(j["v"] != WIRE_VERSION, F.concat(
-        F.lit(f"{Reason.UNPARSEABLE}: unsupported wire version "), j["v"].cast("string")))
-    for name in ("v",) + _REQUIRED:
-        rule = rule.when(j[name].isNull(), F.lit(f"{Reason.UNPARSEABLE}: field '{name}' missing or of the wrong type"))
-    currencies = F.array(*[F.lit(c) for c in sorted(CURRENCIES)])
-    base, quote = F.substring(j["pair"], 1, 3), F.substring(j["pair"], 5, 3)
-    rule = rule.when(~j["pair"].rlike("^[A-Z]{3}/[A-Z]{3}$"), F.concat(
-        F.lit(f"{Reason.BAD_PAIR}: '"), j["pair"], F.lit("' is not of the form 'EUR/USD'")))
-    rule = rule.when(base == quote, F.concat(F.lit(f"{Reason.BAD_PAIR}: '"), j["pair"], F.lit("' has the same currency twice")))
-    rule = rule.when(~F.array_contains(currencies, base) | ~F.array_contains(currencies, quote), F.concat(
-        F.lit(f"{Reason.BAD_PAIR}: unknown currency in '"), j["pair"], F.lit("'")))
-    for name in _PRICES:
-        value = j[name]
-        bad = value.isNotNull() & (F.isnan(value) | (value <= 0) | (F.abs(value) == float("inf")))
-        rule = rule.when(bad, F.concat(F.lit(f"{Reason.BAD_PRICE}: {name}="), value.cast("string"),
-                                       F.lit(" is not a finite positive number")))
-    rule = rule.when(j["ts"] < MIN_TS_MS, F.concat(
-        F.lit(f"{Reason.BAD_TS}: "), j["ts"].cast("string"), F.lit(" is before 1990-01-01 (seconds instead of ms?)")))
-    rule = rule.when(j["ts"] > now_ms_col + MAX_FUTURE_SKEW_MS, F.concat(
-        F.lit(f"{Reason.FUTURE_TS}: "), j["ts"].cast("string"), F.lit(" is ahead of the clock")))
-    return rule
-
-
 def parse_records(raw):
-    """Raw Kafka rows -> one row per record: quote columns, Kafka coordinates, `raw` text and `reason`.
+    """Raw Kafka rows -> one row per record: quote columns, Kafka coordinates, `raw` text and
+    `reason`.
 
     `reason` is NULL for an accepted quote; for a rejected record it says why, and the quote
     columns may be NULL. Event time `ts` is a TimestampType with the milliseconds kept.
@@ -90,15 +79,17 @@ def parse_records(raw):
         raw
         # text and parsed struct (PERMISSIVE: a bad field becomes NULL, a bad document all-NULL)
         .select(
-            # invalid UTF-8 (wrong encoding, random bytes) becomes U+FFFD in `raw`, so the DLQ and the
-            # Arrow transfer to Python never choke on it; the reason says what was wrong
+            # invalid UTF-8 (wrong encoding, random bytes) becomes U+FFFD in `raw`, so the DLQ and
+            # the Arrow transfer to Python never choke on it; the reason says what was wrong
             F.expr("make_valid_utf8(CAST(value AS STRING))").alias("raw"),
             F.expr("is_valid_utf8(CAST(value AS STRING))").alias("utf8_ok"),
             F.from_json(F.col("value").cast("string"), spark_schema()).alias("j"),
-            "partition", "offset", F.col("timestamp").alias("kafka_ts"),
+            "partition",
+            "offset",
+            F.col("timestamp").alias("kafka_ts"),
         )
-        .withColumn("reason", F.when(~F.col("utf8_ok"), F.lit(f"{Reason.UNPARSEABLE}: not valid UTF-8 text"))
-                    .otherwise(_reason(j, now_ms)))
+        # the reason: fxwatch.schema.QUOTE_RULES, the rule table the Python validators evaluate
+        .withColumn("reason", reason_column(j, now_ms, F.col("utf8_ok")))
         # flat quote columns; event time as a millisecond timestamp
         .select(
             j["pair"].alias("pair"),
@@ -111,8 +102,14 @@ def parse_records(raw):
             ((j["bid"] + j["ask"]) / 2).alias("mid"),
             (j["ask"] - j["bid"]).alias("spread"),
             j["src"].alias("source"),
-            j["low"].alias("low"), j["high"].alias("high"), j["open"].alias("open"),
-            "partition", "offset", "kafka_ts", "raw", "reason",
+            j["low"].alias("low"),
+            j["high"].alias("high"),
+            j["open"].alias("open"),
+            "partition",
+            "offset",
+            "kafka_ts",
+            "raw",
+            "reason",
         )
     )
 
@@ -124,35 +121,48 @@ def accepted(records):
 
 def rejected(records):
     """The rejected records of `parse_records` output (raw text, reason, Kafka coordinates)."""
-    return records.where("reason IS NOT NULL").select("raw", "reason", "source", "partition", "offset", "kafka_ts")
+    return records.where("reason IS NOT NULL").select(
+        "raw", "reason", "source", "partition", "offset", "kafka_ts"
+    )
 
 
-def read_records(spark, settings: Settings, starting_offsets: str = "earliest",
-                 max_offsets_per_trigger: int | None = None):
+def read_records(
+    spark,
+    settings: Settings,
+    starting_offsets: str = "earliest",
+    max_offsets_per_trigger: int | None = None,
+):
     """Every record of the quotes topic, parsed and validated (see parse_records)."""
-    return parse_records(read_kafka(spark, settings, starting_offsets=starting_offsets,
-                                    max_offsets_per_trigger=max_offsets_per_trigger))
+    return parse_records(
+        read_kafka(
+            spark,
+            settings,
+            starting_offsets=starting_offsets,
+            max_offsets_per_trigger=max_offsets_per_trigger,
+        )
+    )
 
 
-def read_quotes(spark, settings: Settings, starting_offsets: str = "earliest",
-                max_offsets_per_trigger: int | None = None):
+def read_quotes(
+    spark,
+    settings: Settings,
+    starting_offsets: str = "earliest",
+    max_offsets_per_trigger: int | None = None,
+):
     """The accepted quotes of the quotes topic as a streaming DataFrame (QUOTE_COLUMNS)."""
     return accepted(read_records(spark, settings, starting_offsets, max_offsets_per_trigger))
 
 
 def dlq_json(rejects):
-    """Rejected records -> Kafka rows (key, value) in the DLQ JSON form of fxwatch.schema.BadLine."""
+    """Rejected records -> Kafka rows (key, value): the DLQ record of fxwatch.schema.dead_letter."""
     from pyspark.sql import functions as F
 
-    origin = F.concat(F.lit("kafka:"), F.col("partition").cast("string"), F.lit(":"), F.col("offset").cast("string"))
-    return rejects.select(
-        F.lit(None).cast("string").alias("key"),
-        F.to_json(F.struct(
-            F.lit(WIRE_VERSION).alias("v"),
-            F.coalesce(F.col("raw"), F.lit("")).alias("raw"),
-            F.col("reason"),
-            F.lit("spark").alias("src"),
-            F.unix_millis(F.current_timestamp()).alias("ts"),
-            origin.alias("origin"),
-        )).alias("value"),
+    origin = kafka_origin_column(F.col("partition"), F.col("offset"))
+    record = dead_letter_column(
+        F.col("raw"),
+        F.col("reason"),
+        F.lit(STREAM_DLQ_SOURCE),
+        F.unix_millis(F.current_timestamp()),
+        origin,
     )
+    return rejects.select(F.lit(None).cast("string").alias("key"), F.to_json(record).alias("value"))

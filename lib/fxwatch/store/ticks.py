@@ -1,0 +1,421 @@
+"""The tick store: compressed columnar chunks per (pair, UTC day, minute) in fxwatch.quote_chunks.
+
+One row per pair and minute holds every tick of that minute, sorted by (ts_ms, tick_id), in one
+blob (the format below, the only home of it). A tick's identity is (ts_ms, tick_id), tick_id a
+hash of what the tick is (fxwatch.stream.features.tick_id): writing merges new ticks into the
+chunks they fall in and drops ticks already there, so a replayed micro-batch or a re-sent tick
+changes nothing, and two different ticks of the same millisecond stay two. Every reader goes
+through `read_ticks` (pandas) or `read_ticks_arrow`; counts come from the chunks' `ticks` column.
+
+Format 'np-delta-zstd-v1' (little-endian, then zstd level 1; blob = u32 raw size + compressed):
+  u32 n, u16 k, k x (u16 length, UTF-8 source name)      header and the source dictionary
+  i64[n] ts deltas (the first one absolute), i64[n] tick_id, f64[n] bid, f64[n] ask
+  i32[n] source index (-1 = null)
+  low, high, open: u8 kind (0 all null, 1 all set, 2 some null) [+ validity bitmap, LSB first,
+  when 2] [+ f64[n] when 1 or 2]
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fxwatch.errors import FxwatchError
+from fxwatch.store.names import qualified
+from fxwatch.store.session import (
+    EPOCH_DATE_OFFSET,
+    insert_cql,
+    prepared,
+    resolve,
+    with_retry,
+    write_rows,
+)
+
+__all__ = [
+    "BUCKET_MS",
+    "CHUNK_SCHEMA",
+    "CHUNKS_COLUMNS",
+    "ENCODING",
+    "TICK_COLUMNS",
+    "TICK_FRAME_COLUMNS",
+    "encode_chunk",
+    "decode_chunk",
+    "merge_ticks",
+    "write_ticks",
+    "write_tick_rows",
+    "read_ticks_arrow",
+    "read_ticks",
+    "count_ticks",
+    "tick_span",
+    "export_ticks_csv",
+]
+
+BUCKET_MS = 60_000  # one chunk per pair and minute of event time (a UTC day holds 1 440 of them)
+ENCODING = "np-delta-zstd-v1"
+# What a writer hands in: one row per tick (any order, duplicates allowed).
+TICK_COLUMNS = ["pair", "ts_ms", "tick_id", "bid", "ask", "source", "low", "high", "open"]
+# What a chunk holds (the pair and the minute are its key).
+CHUNK_SCHEMA = pa.schema(
+    [
+        ("ts_ms", pa.int64()),
+        ("tick_id", pa.int64()),
+        ("bid", pa.float64()),
+        ("ask", pa.float64()),
+        ("source", pa.dictionary(pa.int32(), pa.string())),
+        ("low", pa.float64()),
+        ("high", pa.float64()),
+        ("open", pa.float64()),
+    ]
+)
+# Insert order of a quote_chunks row; the key is ((pair, day), bucket).
+CHUNKS_COLUMNS = [
+    "pair",
+    "day",
+    "bucket",
+    "ticks",
+    "first_ts",
+    "last_ts",
+    "sources",
+    "encoding",
+    "data",
+    "written_at",
+]
+# Columns of `read_ticks`.
+TICK_FRAME_COLUMNS = [
+    "ts_ms",
+    "tick_id",
+    "bid",
+    "ask",
+    "mid",
+    "spread",
+    "source",
+    "low",
+    "high",
+    "open",
+]
+_DAY_MS = 86_400_000
+_OPTIONAL = ("low", "high", "open")
+_CODEC = pa.Codec("zstd", compression_level=1)
+_PAGE_CHUNKS = 64  # chunks per page of a partition read (a busy minute is ~100 kB)
+_EPOCH, _ONE_MS = datetime(1970, 1, 1), timedelta(milliseconds=1)
+
+
+# ---- the chunk format -----------------------------------------------------------------------
+def encode_chunk(table: pa.Table) -> bytes:
+    """A table of ticks (CHUNK_SCHEMA's columns; source plain or dictionary) -> a chunk blob.
+    Rows are stored in the order given: `merge_ticks` sorts and de-duplicates first."""
+    n = table.num_rows
+    source = table.column("source").combine_chunks()
+    if not pa.types.is_dictionary(source.type):
+        source = pc.dictionary_encode(source)
+    names = [s.encode() for s in source.dictionary.to_pylist()]
+    head = [struct.pack("<IH", n, len(names))]
+    head += [struct.pack("<H", len(s)) + s for s in names]
+    ts = _numpy(table, "ts_ms", np.int64)
+    parts = [
+        np.diff(ts, prepend=np.int64(0)).tobytes(),
+        _numpy(table, "tick_id", np.int64).tobytes(),
+        _numpy(table, "bid", np.float64).tobytes(),
+        _numpy(table, "ask", np.float64).tobytes(),
+        source.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("<i4").tobytes(),
+    ]
+    for name in _OPTIONAL:
+        col = table.column(name).combine_chunks().cast(pa.float64())
+        nulls = col.null_count
+        if nulls == n:
+            parts.append(b"\x00")
+            continue
+        values = col.fill_null(0.0).to_numpy().astype("<f8").tobytes()
+        if nulls == 0:
+            parts += [b"\x01", values]
+        else:
+            valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
+            parts += [b"\x02", np.packbits(valid, bitorder="little").tobytes(), values]
+    raw = b"".join(head + parts)
+    return struct.pack("<I", len(raw)) + _CODEC.compress(raw, asbytes=True)
+
+
+def decode_chunk(data: bytes) -> pa.Table:
+    """A chunk blob -> its ticks as a pyarrow Table (CHUNK_SCHEMA)."""
+    (size,) = struct.unpack_from("<I", data)
+    raw = _CODEC.decompress(memoryview(data)[4:], size, asbytes=True)
+    n, k = struct.unpack_from("<IH", raw)
+    pos = 6
+    names = []
+    for _ in range(k):
+        (length,) = struct.unpack_from("<H", raw, pos)
+        names.append(raw[pos + 2 : pos + 2 + length].decode())
+        pos += 2 + length
+
+    def take(dtype: str, count: int) -> np.ndarray:
+        nonlocal pos
+        a = np.frombuffer(raw, dtype, count, pos)
+        pos += a.nbytes
+        return a
+
+    ts = np.cumsum(take("<i8", n))
+    columns = [
+        pa.array(ts),
+        pa.array(take("<i8", n)),
+        pa.array(take("<f8", n)),
+        pa.array(take("<f8", n)),
+    ]
+    index = take("<i4", n)
+    columns.append(
+        pa.DictionaryArray.from_arrays(
+            pa.array(index, mask=index < 0), pa.array(names, pa.string())
+        )
+    )
+    for _ in _OPTIONAL:
+        kind = raw[pos]
+        pos += 1
+        if kind == 0:
+            columns.append(pa.nulls(n, pa.float64()))
+            continue
+        valid = take("u1", (n + 7) // 8) if kind == 2 else None
+        values = take("<f8", n)
+        buffers = [None if valid is None else pa.py_buffer(valid.tobytes()), pa.py_buffer(values)]
+        columns.append(pa.Array.from_buffers(pa.float64(), n, buffers))
+    return pa.Table.from_arrays(columns, schema=CHUNK_SCHEMA)
+
+
+def merge_ticks(*tables: pa.Table) -> pa.Table:
+    """Tick tables of one pair -> one, sorted by (ts_ms, tick_id), each identity once."""
+    parts = [_plain(t) for t in tables if t is not None and t.num_rows]
+    if not parts:
+        return _plain(CHUNK_SCHEMA.empty_table())
+    t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    ts, ids = _numpy(t, "ts_ms", np.int64), _numpy(t, "tick_id", np.int64)
+    order = np.lexsort((ids, ts))
+    ts, ids = ts[order], ids[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (ts[1:] != ts[:-1]) | (ids[1:] != ids[:-1])
+    if first.all() and (order == np.arange(len(order))).all():
+        return t
+    return t.take(pa.array(order[first]))
+
+
+def _plain(t: pa.Table) -> pa.Table:
+    """CHUNK_SCHEMA's columns in its order, source as plain strings (any two of them concat)."""
+    types = {"ts_ms": pa.int64(), "tick_id": pa.int64(), "source": pa.string()}
+    return pa.table({c: t.column(c).cast(types.get(c, pa.float64())) for c in CHUNK_SCHEMA.names})
+
+
+def _numpy(t: pa.Table, name: str, dtype) -> np.ndarray:
+    return np.asarray(t.column(name).to_numpy(), dtype=dtype)
+
+
+# ---- writes -----------------------------------------------------------------------------------
+def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int = 8) -> int:
+    """Merge ticks (TICK_COLUMNS, any pairs, order and duplicates) into their chunks.
+
+    Per (pair, day): ONE read of the chunks the ticks fall in, then each chunk is merged
+    (`merge_ticks`) and written back whole; a chunk that gains nothing is not written. One writer
+    per pair at a time (the stream's Kafka key is the pair: one task per pair and micro-batch).
+    Retries transient errors; returns the chunks written."""
+    if ticks.num_rows == 0:
+        return 0
+    session, ks = resolve(target, keyspace)
+    select_cql = (
+        f"SELECT bucket, encoding, data FROM {qualified(ks, 'quote_chunks')} "
+        "WHERE pair = ? AND day = ? AND bucket IN ?"
+    )
+    pairs = pc.dictionary_encode(ticks.column("pair").combine_chunks())
+    codes = pairs.indices.to_numpy(zero_copy_only=False)
+    buckets = _numpy(ticks, "ts_ms", np.int64) // BUCKET_MS * BUCKET_MS
+    order = np.lexsort((buckets, codes))
+    codes, buckets = codes[order], buckets[order]
+    ticks = ticks.take(pa.array(order))
+    cut = np.flatnonzero((codes[1:] != codes[:-1]) | (buckets[1:] != buckets[:-1])) + 1
+    groups: dict[tuple[str, int], dict[int, tuple[int, int]]] = {}  # (pair, day) -> {bucket: span}
+    for lo, hi in zip(np.r_[0, cut], np.r_[cut, len(order)]):
+        pair, bucket = pairs.dictionary[int(codes[lo])].as_py(), int(buckets[lo])
+        groups.setdefault((pair, bucket // _DAY_MS), {})[bucket] = (int(lo), int(hi))
+
+    def read_existing() -> dict[tuple[str, int], dict[int, pa.Table]]:
+        select = prepared(session, select_cql)  # (preparing needs Cassandra too: retried)
+        futures = {
+            key: session.execute_async(select, (key[0], EPOCH_DATE_OFFSET + key[1], list(spans)))
+            for key, spans in groups.items()
+        }  # all (pair, day) reads in flight at once
+        return {
+            key: {_ms(r.bucket): _decode(r.encoding, r.data) for r in f.result()}
+            for key, f in futures.items()
+        }
+
+    existing = with_retry(read_existing, "reading tick chunks")
+    now = int(time.time() * 1000)
+    rows = []
+    for (pair, day), spans in groups.items():
+        for bucket, (lo, hi) in spans.items():
+            old = existing[(pair, day)].get(bucket)
+            merged = merge_ticks(old, ticks.slice(lo, hi - lo))
+            if old is not None and merged.num_rows == old.num_rows:
+                continue  # nothing new: a replay or re-sent ticks
+            rows.append(_chunk_row(pair, day, bucket, merged, now))
+    cql = insert_cql(ks, "quote_chunks", CHUNKS_COLUMNS)
+    return with_retry(
+        lambda: write_rows(session, cql, rows, 0, 1, concurrency),
+        "writing tick chunks to Cassandra",
+    )
+
+
+def write_tick_rows(target, keyspace: str | None, rows: Iterable[tuple]) -> int:
+    """`write_ticks` for tuples in TICK_COLUMNS order (fxwatch.stream.sinks.write_from_executors'
+    writer form); returns the ticks handed in."""
+    rows = list(rows)
+    if rows:
+        write_ticks(target, keyspace, pa.table(dict(zip(TICK_COLUMNS, zip(*rows)))))
+    return len(rows)
+
+
+def _chunk_row(pair: str, day: int, bucket: int, ticks: pa.Table, now: int) -> tuple:
+    ts = ticks.column("ts_ms")
+    sources = set(pc.unique(ticks.column("source")).drop_null().to_pylist())
+    return (
+        pair,
+        EPOCH_DATE_OFFSET + day,
+        bucket,
+        ticks.num_rows,
+        ts[0].as_py(),
+        ts[-1].as_py(),
+        sources or None,
+        ENCODING,
+        encode_chunk(ticks),
+        now,
+    )
+
+
+def _decode(encoding: str, data: bytes) -> pa.Table:
+    if encoding != ENCODING:
+        raise FxwatchError(
+            f"a tick chunk is encoded {encoding!r}, this fxwatch reads "
+            f"{ENCODING!r}: upgrade fxwatch to read it"
+        )
+    return decode_chunk(data)
+
+
+def _ms(t: datetime) -> int:
+    """A driver timestamp (naive UTC) -> epoch ms."""
+    return (t.replace(tzinfo=None) - _EPOCH) // _ONE_MS
+
+
+# ---- reads ------------------------------------------------------------------------------------
+def read_ticks_arrow(
+    target, keyspace: str | None, pair: str, start_ms: int, end_ms: int
+) -> pa.Table:
+    """Ticks of `pair` with start_ms <= ts_ms < end_ms (CHUNK_SCHEMA, sorted): one query per UTC
+    day, paged, only the chunks that overlap the range."""
+    parts = list(_chunks_in_range(target, keyspace, pair, start_ms, end_ms))
+    if not parts:
+        return CHUNK_SCHEMA.empty_table()
+    t = pa.concat_tables(parts)
+    ts = t.column("ts_ms")
+    keep = pc.and_(pc.greater_equal(ts, start_ms), pc.less(ts, end_ms))
+    return t if pc.all(keep).as_py() else t.filter(keep)
+
+
+def read_ticks(target, keyspace: str | None, pair: str, start_ms: int, end_ms: int) -> pd.DataFrame:
+    """Ticks of `pair` with start_ms <= ts_ms < end_ms as pandas (TICK_FRAME_COLUMNS, sorted by
+    ts_ms then tick_id; mid and spread derived as the stream derives them; source a string)."""
+    df = read_ticks_arrow(target, keyspace, pair, start_ms, end_ms).to_pandas()
+    df["source"] = df["source"].astype(object)
+    df["mid"] = (df["bid"] + df["ask"]) / 2
+    df["spread"] = df["ask"] - df["bid"]
+    return df[TICK_FRAME_COLUMNS]
+
+
+def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[pa.Table]:
+    session, ks = resolve(target, keyspace)
+    if end_ms <= start_ms:
+        return
+    cql = (
+        f"SELECT encoding, data FROM {qualified(ks, 'quote_chunks')} "
+        "WHERE pair = ? AND day = ? AND bucket >= ? AND bucket < ?"
+    )
+    stmt = with_retry(lambda: prepared(session, cql), "reading tick chunks")
+    stmt.fetch_size = _PAGE_CHUNKS
+    first = start_ms // BUCKET_MS * BUCKET_MS
+    for day in range(start_ms // _DAY_MS, (end_ms - 1) // _DAY_MS + 1):
+        lo, hi = max(first, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS)
+        args = (pair, EPOCH_DATE_OFFSET + day, lo, hi)
+        rows = with_retry(lambda args=args: session.execute(stmt, args), "reading tick chunks")
+        for r in rows:
+            yield _decode(r.encoding, r.data)
+
+
+def count_ticks(
+    target, keyspace: str | None, pairs: Iterable[str], days: Iterable[date], timeout: float = 120
+) -> int:
+    """Ticks stored for these pairs on these UTC days (the chunks' `ticks` column, summed)."""
+    session, ks = resolve(target, keyspace)
+    stmt = prepared(
+        session, f"SELECT ticks FROM {qualified(ks, 'quote_chunks')} WHERE pair = ? AND day = ?"
+    )
+    days = list(days)
+    return sum(
+        r.ticks for p in pairs for d in days for r in session.execute(stmt, (p, d), timeout=timeout)
+    )
+
+
+def tick_span(
+    target, keyspace: str | None, pair: str
+) -> tuple[int, datetime | None, datetime | None]:
+    """(ticks, first ts, last ts) of everything stored for `pair` — what an empty range is
+    missing; (0, None, None) when nothing is. Scans the partition keys: for messages, not loops."""
+    session, ks = resolve(target, keyspace)
+    table = qualified(ks, "quote_chunks")
+    days = [
+        r.day for r in session.execute(f"SELECT DISTINCT pair, day FROM {table}") if r.pair == pair
+    ]
+    stmt = prepared(
+        session,
+        f"SELECT sum(ticks) AS n, min(first_ts) AS first, "
+        f"max(last_ts) AS last FROM {table} WHERE pair = ? AND day = ?",
+    )
+    count, first, last = 0, None, None
+    for day in days:
+        row = session.execute(stmt, (pair, day)).one()
+        if row is None or not row.n:
+            continue
+        count += row.n
+        first = row.first if first is None else min(first, row.first)
+        last = row.last if last is None else max(last, row.last)
+    return (count, *(None if t is None else t.replace(tzinfo=UTC) for t in (first, last)))
+
+
+def export_ticks_csv(pair: str, ticks: pd.DataFrame, path: str | Path) -> int:
+    """Write `read_ticks` output as CSV: pair, ts (ISO-8601 UTC with ms), ts_ms, bid, ask, mid,
+    spread, source, low, high, open, tick_id (prices exactly as stored); returns the rows."""
+    ts = pd.to_datetime(ticks["ts_ms"], unit="ms", utc=True)
+    out = pd.DataFrame(
+        {
+            "pair": pair,
+            "ts": ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z",
+            **{
+                c: ticks[c]
+                for c in [
+                    "ts_ms",
+                    "bid",
+                    "ask",
+                    "mid",
+                    "spread",
+                    "source",
+                    "low",
+                    "high",
+                    "open",
+                    "tick_id",
+                ]
+            },
+        }
+    )
+    out.to_csv(path, index=False)
+    return len(out)

@@ -1,0 +1,281 @@
+"""The tick store: the chunk format round trip, merge by tick identity on the real Cassandra,
+range reads across minutes and days, `fxwatch store migrate` and `fxwatch quotes`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from fxwatch.store.ticks import (
+    CHUNK_SCHEMA,
+    TICK_FRAME_COLUMNS,
+    count_ticks,
+    decode_chunk,
+    encode_chunk,
+    merge_ticks,
+    read_ticks,
+    write_ticks,
+)
+
+_DAY_MS = 86_400_000
+MIGRATE_KEYSPACE = "fxwatch_test_migrate"
+
+
+def _ticks(pair: str, ts, ids, bid=None, source="t", low=None) -> pa.Table:
+    n = len(ts)
+    bid = [1.1 + i * 1e-5 for i in range(n)] if bid is None else bid
+    return pa.table(
+        {
+            "pair": [pair] * n,
+            "ts_ms": pa.array(ts, pa.int64()),
+            "tick_id": pa.array(ids, pa.int64()),
+            "bid": pa.array(bid, pa.float64()),
+            "ask": pa.array([b + 2e-4 for b in bid], pa.float64()),
+            "source": pa.array([source] * n if isinstance(source, str) else source, pa.string()),
+            "low": pa.array(low if low is not None else [None] * n, pa.float64()),
+            "high": pa.nulls(n, pa.float64()),
+            "open": pa.array([1.09] * n, pa.float64()),
+        }
+    )
+
+
+def _own_day_ms() -> int:
+    """Midnight of a random past UTC day: the test's (pair, day) partitions start empty."""
+    return (
+        int(datetime(2002, 1, 1, tzinfo=UTC).timestamp() * 1000) + random.randrange(8000) * _DAY_MS
+    )
+
+
+def _pair() -> str:
+    return f"T{uuid.uuid4().hex[:5].upper()}/USD"
+
+
+def _day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
+
+
+# ---- the format (no services) -----------------------------------------------------------------
+def test_a_chunk_round_trips_nulls_sources_and_two_ticks_in_one_millisecond():
+    t = _ticks(
+        "X",
+        [5, 5, 9, 1_700_000_000_123],
+        [2, -(2**63), 2**63 - 1, 7],
+        bid=[1.1, 1.10001, 148.123, 0.5],
+        source=["venue-a", None, "venue-b", "venue-a"],
+        low=[None, 1.0, None, 2.5],
+    ).drop_columns(["pair"])
+    back = decode_chunk(encode_chunk(t))
+    assert back.schema == CHUNK_SCHEMA and back.to_pylist() == t.to_pylist()
+    assert back.column("high").null_count == 4 and back.column("low").null_count == 2
+    empty = decode_chunk(encode_chunk(t.slice(0, 0)))
+    assert empty.num_rows == 0 and empty.schema == CHUNK_SCHEMA
+
+
+def test_merge_keeps_each_identity_once_sorted_and_different_ticks_of_one_ms_apart():
+    a = _ticks("X", [10, 20, 20], [1, 2, 3])
+    b = _ticks("X", [20, 5, 10], [2, 4, 9])  # (20, 2) again, a new earlier tick, (10, 9) is new
+    m = merge_ticks(a, b)
+    assert list(zip(m["ts_ms"].to_pylist(), m["tick_id"].to_pylist())) == [
+        (5, 4),
+        (10, 1),
+        (10, 9),
+        (20, 2),
+        (20, 3),
+    ]
+    assert merge_ticks(m, a, b).equals(m)  # merging what is there changes nothing
+
+
+def test_chunks_are_compact_on_live_shaped_ticks():
+    from fxwatch.bench.store import chunk_codec_figures
+
+    f = chunk_codec_figures(sizes=(60, 7_500), repeat=3)
+    assert f["chunk_7500_bytes_per_tick"] < 14  # 8 of them are the (incompressible) tick id hash
+    assert f["chunk_60_bytes_per_tick"] < 25
+
+
+# ---- the store on the real Cassandra ------------------------------------------------------------
+@pytest.mark.integration
+def test_a_batch_written_twice_leaves_the_same_chunks_and_overlaps_merge(stack, cassandra_session):
+    pair, t0 = _pair(), _own_day_ms() + 9 * 3_600_000
+    first = _ticks(pair, [t0 + i * 500 for i in range(300)], range(300))  # 150 s: 3 chunks
+    assert write_ticks(stack, None, first) == 3
+    blobs = {
+        r.bucket: (r.data, r.written_at)
+        for r in cassandra_session.execute(
+            "SELECT bucket, data, written_at FROM quote_chunks WHERE pair=%s AND day=%s",
+            (pair, _day(t0)),
+        )
+    }
+    assert write_ticks(cassandra_session, stack.keyspace, first) == 0  # a replay: nothing written
+    again = {
+        r.bucket: (r.data, r.written_at)
+        for r in cassandra_session.execute(
+            "SELECT bucket, data, written_at FROM quote_chunks WHERE pair=%s AND day=%s",
+            (pair, _day(t0)),
+        )
+    }
+    assert again == blobs
+    # an overlapping batch: its second half is new, its first half re-sent (another order)
+    second = _ticks(pair, [t0 + i * 500 for i in range(449, 149, -1)], range(449, 149, -1))
+    write_ticks(stack, None, second)
+    assert count_ticks(cassandra_session, None, [pair], [_day(t0)]) == 450
+    got = read_ticks(stack, None, pair, t0, t0 + _DAY_MS)
+    assert list(got.columns) == TICK_FRAME_COLUMNS
+    assert got["tick_id"].tolist() == list(range(450)) and got["ts_ms"].is_monotonic_increasing
+    row = cassandra_session.execute(
+        "SELECT ticks, first_ts, last_ts, sources, encoding FROM quote_chunks "
+        "WHERE pair=%s AND day=%s AND bucket=%s",
+        (pair, _day(t0), t0),
+    ).one()
+    assert row.ticks == 120 and row.sources == {"t"} and row.encoding == "np-delta-zstd-v1"
+    assert row.last_ts - row.first_ts == timedelta(milliseconds=119 * 500)
+
+
+@pytest.mark.integration
+def test_resent_ticks_are_stored_once_and_same_millisecond_ticks_stay_apart(stack):
+    pair, t0 = _pair(), _own_day_ms() + 3_600_000
+    write_ticks(stack, None, _ticks(pair, [t0, t0], [11, 12], bid=[1.1, 1.2]))
+    write_ticks(stack, None, _ticks(pair, [t0, t0, t0], [12, 11, 13], bid=[1.2, 1.1, 1.3]))
+    got = read_ticks(stack, None, pair, t0, t0 + 1)
+    assert got["tick_id"].tolist() == [11, 12, 13] and got["bid"].tolist() == [1.1, 1.2, 1.3]
+    assert got["mid"].tolist() == [(b + b + 2e-4) / 2 for b in (1.1, 1.2, 1.3)]
+
+
+@pytest.mark.integration
+def test_read_ticks_takes_exactly_the_range_across_minutes_and_days(stack):
+    pair = _pair()
+    midnight = _own_day_ms() + _DAY_MS
+    ts = [midnight - 90_000 + i * 1_000 for i in range(180)]  # 23:58:30 .. 00:01:29 next day
+    write_ticks(stack, None, _ticks(pair, ts, range(180)))
+    assert count_ticks(stack, None, [pair], [_day(midnight - 1), _day(midnight)]) == 180
+    cases = [
+        (midnight - 90_000, midnight + 90_000),
+        (midnight - 61_500, midnight + 30_001),
+        (midnight, midnight + 1),
+        (midnight - 1, midnight),
+        (midnight + 89_000, midnight + 10**9),
+        (midnight - 10**9, midnight - 90_000),
+        (midnight + 5_000, midnight + 5_000),
+    ]
+    for start, end in cases:
+        got = read_ticks(stack, None, pair, start, end)["ts_ms"].tolist()
+        assert got == [t for t in ts if start <= t < end], (start - midnight, end - midnight)
+
+
+@pytest.mark.integration
+def test_migrate_converts_every_row_partition_once_and_can_delete_the_rows(stack, tmp_path):
+    from fxwatch.store.connection import connect
+    from fxwatch.store.migrate import migrate_quotes
+    from fxwatch.store.quotes import write_quote_rows
+    from fxwatch.store.schema import init_schema, truncate_tables
+
+    settings = stack.with_(keyspace=MIGRATE_KEYSPACE)
+    init_schema(settings)
+    cluster, session = connect(settings)
+    try:
+        truncate_tables(session, MIGRATE_KEYSPACE, ["quotes", "quote_chunks"])
+        t0 = _own_day_ms() + _DAY_MS - 30_000  # rows on two days
+        rows = [
+            (
+                pair,
+                _day(t0 + i * 997),
+                t0 + i * 997,
+                1000 + i,
+                1.1,
+                1.1002,
+                1.1001,
+                2e-4,
+                "old",
+                None,
+                1.2 if i % 2 == 0 and i else None,
+                None,
+                t0,
+            )
+            for pair in ("EUR/USD", "USD/JPY")
+            for i in range(100)
+        ]
+        write_quote_rows(session, None, rows)
+        # the stream already stored some of the same ticks, and one the row table lacks
+        write_ticks(
+            session,
+            None,
+            _ticks(
+                "EUR/USD",
+                [t0, t0 + 997, t0 + 5],
+                [1000, 1001, 77],
+                bid=[1.1, 1.1, 1.3],
+                source="old",
+            ),
+        )
+        env = dict(os.environ, FXWATCH_KEYSPACE=MIGRATE_KEYSPACE)
+        fx = str(Path(sys.executable).parent / "fxwatch")
+        run = subprocess.run(
+            [fx, "store", "migrate", "--no-progress"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        assert result["partitions"] == 4 and result["rows"] == 200
+        assert result["ticks_before"] == 3 and result["ticks_after"] == 201
+        days = sorted({r[1] for r in rows})
+        assert count_ticks(session, None, ["EUR/USD", "USD/JPY"], days) == 201
+        eur = read_ticks(session, None, "EUR/USD", t0 - 1, t0 + _DAY_MS)
+        assert eur["tick_id"].tolist()[:3] == [1000, 77, 1001]
+        assert eur["high"].notna().sum() == 49 and eur["low"].isna().all()
+        # again, and this time the rows go: nothing changes in the tick store
+        again = migrate_quotes(session, None, delete_rows=True, show_progress=False)
+        assert again["ticks_before"] == again["ticks_after"] == 201 and again["rows_deleted"]
+        assert session.execute("SELECT pair FROM quotes LIMIT 1").one() is None
+        assert count_ticks(session, None, ["EUR/USD", "USD/JPY"], days) == 201
+    finally:
+        cluster.shutdown()
+
+
+@pytest.mark.integration
+def test_quotes_cli_exports_a_range_and_says_where_the_ticks_are_when_it_is_empty(
+    stack, tmp_path, monkeypatch, capsys
+):
+    from fxwatch.cli import main
+
+    pair, t0 = _pair(), _own_day_ms() + 12 * 3_600_000
+    write_ticks(stack, None, _ticks(pair, [t0 + i * 250 for i in range(1000)], range(1000)))
+    monkeypatch.setenv("FXWATCH_KEYSPACE", stack.keyspace)
+    start = datetime.fromtimestamp(t0 / 1000, tz=UTC)
+    out = tmp_path / "q.csv"
+    assert (
+        main(
+            [
+                "quotes",
+                "--pair",
+                pair,
+                "--since",
+                (start + timedelta(seconds=10)).isoformat(),
+                "--until",
+                (start + timedelta(seconds=20)).isoformat(),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert len(rows) == 40 and rows[0]["pair"] == pair
+    assert rows[0]["ts"] == (start + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert float(rows[0]["bid"]) == 1.1 + 40 * 1e-5 and rows[0]["tick_id"] == "40"
+    assert main(["quotes", "--pair", pair, "--output", str(out)]) == 0  # the last 24 h: empty
+    err = capsys.readouterr().err
+    assert f"holds 1000 ticks of {pair}" in err and f"--since {start:%Y-%m-%d}" in err
+    assert len(list(csv.DictReader(open(out, newline="")))) == 0
