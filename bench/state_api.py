@@ -155,20 +155,10 @@ def detect_ticks_tws(quotes, factory, cross, pairs, cooldown_ms: int = 60_000, o
     from pyspark.sql import functions as F
 
     from fxwatch.detect.bank import cross_factory
-    from fxwatch.detect.triangle import triangles_by_pair
-    from fxwatch.stream.tick_alerts import ALERT_SCHEMA
+    from fxwatch.stream.tick_alerts import ALERT_SCHEMA, state_keys
 
     cross = cross_factory(cross)
-    triangles = triangles_by_pair(pairs) if cross else {}
-    # the key expression of tick_alerts.detect_ticks
-    key_list = F.array(F.col("pair"))
-    if triangles:
-        keys = F.create_map(
-            *[x for p, t in triangles.items() for x in (F.lit(p), F.array(*[F.lit(k) for k in t]))]
-        )
-        key_list = F.concat(
-            key_list, F.coalesce(keys[F.col("pair")], F.array().cast("array<string>"))
-        )
+    key_list = state_keys(pairs if cross else ())  # the keys of tick_alerts.detect_ticks
     extra = [c for c in order if c not in INPUT]
     return (
         quotes.select(F.explode(key_list).alias("key"), *INPUT, *extra)

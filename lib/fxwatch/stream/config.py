@@ -14,7 +14,7 @@ from fxwatch.errors import FxwatchError
 __all__ = ["QUERIES", "DEFAULT_WINDOWS", "PipelineConfig", "expand_queries", "interval_ms"]
 
 # The streaming job's queries, one module each, named after what they write:
-#   quotes        -> fxwatch.quotes (+ pair_status, dead letters)     stream/quotes.py
+#   quotes        -> fxwatch.quote_chunks (+ pair_status, dead letters) stream/quotes.py
 #   trends        -> fxwatch.trends                                    stream/trends.py
 #   tick_alerts   -> fxwatch.alerts + fx-alerts (stateful detectors)   stream/tick_alerts.py
 #   window_alerts -> fxwatch.alerts + fx-alerts (the classic rule)     stream/window_alerts.py

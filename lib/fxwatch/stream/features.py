@@ -18,9 +18,9 @@ METRICS: dict[str, str] = {
 
 def tick_id():
     """A tick's identity from what it is, not where it sits in Kafka: a 64-bit hash of its source
-    and prices. With (pair, ts) it keys fxwatch.quotes, so the same tick produced twice (a file
-    replayed, a producer retry, a re-sent snapshot) is stored once, and two different ticks in the
-    same millisecond stay two."""
+    and prices. With (pair, ts) it identifies a tick in the tick store, so the same tick produced
+    twice (a file replayed, a producer retry, a re-sent snapshot) is stored once, and two
+    different ticks in the same millisecond stay two."""
     return F.xxhash64("source", "bid", "ask", "low", "high", "open")
 
 

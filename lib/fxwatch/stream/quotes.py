@@ -32,9 +32,8 @@ _PASS_SCHEMA = (
     "kind string, pair string, n long, ts_ms long, offset long, bid double, ask double, "
     "raw string, reason string, partition int"
 )
-_DLQ_MARKERS = (
-    "fxwatch-dlq-sent"  # beside the checkpoint: batches whose rejects the DLQ acknowledged
-)
+# beside the checkpoint: the batches whose rejects the DLQ acknowledged
+_DLQ_MARKERS = "fxwatch-dlq-sent"
 
 
 def start_quotes(spark, settings: Settings, config):
@@ -100,21 +99,7 @@ def write_records_once(records, settings: Settings, batch_rows: int = 500, concu
 
     def write_partition(batches):
         session = process_session(settings)
-        out = {
-            name: []
-            for name in (
-                "kind",
-                "pair",
-                "n",
-                "ts_ms",
-                "offset",
-                "bid",
-                "ask",
-                "raw",
-                "reason",
-                "partition",
-            )
-        }
+        out = {name: [] for name in _ARROW_PASS.names}
 
         def emit(**row):
             for k in out:

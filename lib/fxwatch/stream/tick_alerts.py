@@ -30,7 +30,7 @@ from fxwatch.stream.read import accepted, read_records
 from fxwatch.stream.session import ALERTS_POOL, scheduler_pool
 from fxwatch.stream.sinks import BatchSink, start_query, write_alerts
 
-__all__ = ["ALERT_SCHEMA", "TickAlertsSink", "detect_ticks", "start_tick_alerts"]
+__all__ = ["ALERT_SCHEMA", "TickAlertsSink", "detect_ticks", "start_tick_alerts", "state_keys"]
 
 # one row per alert the detectors raise
 ALERT_SCHEMA = "pair string, ts_ms long, detector string, score double, reason string"
@@ -67,19 +67,9 @@ def detect_ticks(
     `order`. `cross`: a factory of cross-pair detectors, a list of them as a template, or None.
     """
     cross = cross_factory(cross)
-    triangles = triangles_by_pair(pairs) if cross else {}
-    key_list = F.array(F.col("pair"))
-    if triangles:
-        # pair -> its triangles: a literal map, so the fan-out is a plain column expression
-        keys = F.create_map(
-            *[x for p, t in triangles.items() for x in (F.lit(p), F.array(*[F.lit(k) for k in t]))]
-        )
-        key_list = F.concat(
-            key_list, F.coalesce(keys[F.col("pair")], F.array().cast("array<string>"))
-        )
     extra = [c for c in order if c not in _INPUT]
     return (
-        quotes.select(F.explode(key_list).alias("key"), *_INPUT, *extra)
+        quotes.select(F.explode(state_keys(pairs if cross else ())).alias("key"), *_INPUT, *extra)
         .groupBy("key")
         .applyInPandasWithState(
             _run_key(factory, cross, cooldown_ms, list(order)),
@@ -89,6 +79,19 @@ def detect_ticks(
             GroupStateTimeout.NoTimeout,
         )
     )
+
+
+def state_keys(pairs: Iterable[str]):
+    """A Column: the detector-state keys of a quote, its pair then each currency triangle among
+    `pairs` that holds its pair (a literal map: the fan-out is a plain column expression)."""
+    key_list = F.array(F.col("pair"))
+    triangles = triangles_by_pair(pairs)
+    if not triangles:
+        return key_list
+    keys = F.create_map(
+        *[x for p, t in triangles.items() for x in (F.lit(p), F.array(*[F.lit(k) for k in t]))]
+    )
+    return F.concat(key_list, F.coalesce(keys[F.col("pair")], F.array().cast("array<string>")))
 
 
 def _run_key(factory, cross, cooldown_ms: int, order: list[str]):
