@@ -20,10 +20,11 @@ _EPOCH, _ONE_MS = datetime(1970, 1, 1), timedelta(milliseconds=1)
 
 
 def _has_table(session, keyspace: str, table: str) -> bool:
-    rows = session.execute(
-        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s AND table_name = %s",
-        (keyspace, table),
+    stmt = prepared(
+        session,
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?",
     )
+    rows = session.execute(stmt, (keyspace, table))
     return rows.one() is not None
 
 
@@ -32,13 +33,15 @@ def has_quote_rows(target, keyspace: str | None = None) -> bool:
     session, ks = resolve(target, keyspace)
     if not _has_table(session, ks, "quotes"):
         return False
-    return session.execute(f"SELECT pair FROM {qualified(ks, 'quotes')} LIMIT 1").one() is not None
+    stmt = prepared(session, f"SELECT pair FROM {qualified(ks, 'quotes')} LIMIT 1")
+    return session.execute(stmt).one() is not None
 
 
 def row_partitions(target, keyspace: str | None = None) -> list[tuple[str, date]]:
     """Every (pair, UTC day) partition of the quotes table, sorted (scans the partition keys)."""
     session, ks = resolve(target, keyspace)
-    rows = session.execute(f"SELECT DISTINCT pair, day FROM {qualified(ks, 'quotes')}", timeout=120)
+    stmt = prepared(session, f"SELECT DISTINCT pair, day FROM {qualified(ks, 'quotes')}")
+    rows = session.execute(stmt, timeout=120)
     return sorted((r.pair, r.day.date() if hasattr(r.day, "date") else r.day) for r in rows)
 
 

@@ -373,9 +373,8 @@ def tick_span(
     missing; (0, None, None) when nothing is. Scans the partition keys: for messages, not loops."""
     session, ks = resolve(target, keyspace)
     table = qualified(ks, "quote_chunks")
-    days = [
-        r.day for r in session.execute(f"SELECT DISTINCT pair, day FROM {table}") if r.pair == pair
-    ]
+    keys = prepared(session, f"SELECT DISTINCT pair, day FROM {table}")
+    days = [r.day for r in session.execute(keys) if r.pair == pair]
     stmt = prepared(
         session,
         f"SELECT sum(ticks) AS n, min(first_ts) AS first, "
