@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from support.times import epoch_ms
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
@@ -152,7 +154,7 @@ def test_tick_alerts_on_cluster_equal_the_offline_engine(
     lo = datetime.fromtimestamp(start / 1000, UTC)
     hi = datetime.fromtimestamp((quotes[-1].ts_ms + 1) / 1000, UTC)
     stored = {
-        (a["pair"], int(a["ts"].replace(tzinfo=UTC).timestamp() * 1000), a["detector"])
+        (a["pair"], epoch_ms(a["ts"]), a["detector"])
         for a in read_alerts(cassandra_session, s.keyspace, lo, hi)
     }
     assert {d for _, _, d in expected} >= {"crossrate"}  # the triangle keys are exercised

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fxwatch.stack.manager import wait_until
+from support.times import epoch_ms
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -179,7 +180,7 @@ def test_sigkill_of_the_tick_alerts_then_restart_gives_the_offline_alerts(
 
     def stored():
         return {
-            (a["pair"], int(a["ts"].replace(tzinfo=UTC).timestamp() * 1000), a["detector"])
+            (a["pair"], epoch_ms(a["ts"]), a["detector"])
             for a in read_alerts(cassandra_session, s.keyspace, lo, hi)
         }
 
