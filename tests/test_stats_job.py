@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from support.frames import accepted_quotes
+
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.notebooks]
 
 
 def _seed(spark, settings, pair: str, day0: datetime) -> int:
-    from pyspark.sql import functions as F
 
     from fxwatch.stream.quotes import write_quotes
 
@@ -24,21 +25,7 @@ def _seed(spark, settings, pair: str, day0: datetime) -> int:
         for m in range(20)
         for j in range(2)
     ]
-    df = spark.createDataFrame(
-        rows, "pair string, ts_ms long, offset long, bid double, ask double, source string"
-    ).select(
-        "pair",
-        F.timestamp_millis("ts_ms").alias("ts"),
-        "offset",
-        "bid",
-        "ask",
-        "source",
-        ((F.col("bid") + F.col("ask")) / 2).alias("mid"),
-        (F.col("ask") - F.col("bid")).alias("spread"),
-        F.lit(None).cast("double").alias("low"),
-        F.lit(None).cast("double").alias("high"),
-        F.lit(None).cast("double").alias("open"),
-    )
+    df = accepted_quotes(spark, rows)
     return write_quotes(df, settings)
 
 

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from support.frames import accepted_quotes
+
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
 WEEK_MS = 7 * 86_400_000
@@ -177,7 +179,6 @@ def test_until_idle_end_to_end_and_replay_is_idempotent(
 
 
 def test_write_quotes_twice_gives_same_rows(spark, stack, cassandra_session):
-    from pyspark.sql import functions as F
 
     from fxwatch.stream.quotes import write_quotes
 
@@ -186,21 +187,7 @@ def test_write_quotes_twice_gives_same_rows(spark, stack, cassandra_session):
         ("NZD/USD", t0 + i * 250 + 1, i, 0.6 + i * 1e-5, 0.6002 + i * 1e-5, "test")
         for i in range(1000)
     ]
-    df = spark.createDataFrame(
-        rows, "pair string, ts_ms long, offset long, bid double, ask double, source string"
-    ).select(
-        "pair",
-        F.timestamp_millis("ts_ms").alias("ts"),
-        "offset",
-        "bid",
-        "ask",
-        "source",
-        ((F.col("bid") + F.col("ask")) / 2).alias("mid"),
-        (F.col("ask") - F.col("bid")).alias("spread"),
-        F.lit(None).cast("double").alias("low"),
-        F.lit(None).cast("double").alias("high"),
-        F.lit(None).cast("double").alias("open"),
-    )
+    df = accepted_quotes(spark, rows)
     day = days_of([t0])
     assert write_quotes(df, stack) == 1000
     assert count_quotes(cassandra_session, stack.keyspace, ["NZD/USD"], day) == 1000
