@@ -130,7 +130,10 @@ def test_minute_features_are_window_stats_on_the_full_grid(spark):
     }
 
     q = prepare_quotes(quotes).where((F.col("ts_ms") >= start) & (F.col("ts_ms") < end))
-    ref = {(r.pair, r.ms): r for r in window_stats(q, "1 minute").select("*", ms).collect()}
+    ref = {
+        (r.pair, r.ms): r
+        for r in window_stats(q, "1 minute", with_returns=True).select("*", ms).collect()
+    }
     spans = {"EUR/USD": (10 * 60, 14 * 60), "USD/JPY": (0, 60)}
     assert set(got) == {
         (p, MONDAY + m * MIN) for p, (lo, hi) in spans.items() for m in range(lo, hi)

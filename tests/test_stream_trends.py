@@ -39,7 +39,7 @@ def test_tumbling_window_ohlc_follows_event_time_not_arrival(spark):
         ("EUR/USD", BASE + 500, 2, 2.9, 3.1),
         ("EUR/USD", BASE + 60_000, 4, 4.9, 5.1),
     ]
-    out = window_stats(_quotes(spark, rows), "1 minute").where(
+    out = window_stats(_quotes(spark, rows), "1 minute", with_returns=True).where(
         f"window_start = timestamp_millis({BASE})"
     )
     got = out.select("ticks", "open", "high", "low", "close", "mid_avg")
@@ -72,6 +72,8 @@ def test_build_trends_keeps_milliseconds_and_labels_window_specs(spark):
     assert one[0]["open"] == pytest.approx(150.01) and one[0]["close"] == pytest.approx(150.06)
     sliding = [r for r in out if r["window_len"] == "5m/1m"]
     assert len(sliding) == 6 and max(r["ticks"] for r in sliding) == 12
+    # plain aggregations only: the ordered-returns column is the classic rule's, not the trends'
+    assert "ret_std" not in out[0].asDict() and "ema" not in out[0].asDict()
 
 
 def test_streaming_append_emits_only_final_windows(spark, tmp_path):

@@ -73,9 +73,9 @@ def _tick_minutes(q):
     """Ticks -> one row per pair and non-empty minute `m` (epoch ms): ticks, mid_avg, spread_avg,
     ret_std.
 
-    The same values as trends.window_stats' 1-minute rows, without the OHLC/EMA arrays: ret_std is
-    the population std of the log returns between consecutive ticks of the minute, in (ts_ms,
-    offset, mid) order (a `lag` window), NULL for a 1-tick minute.
+    The same values as the classic rule's 1-minute rows (trends.window_stats with_returns=True):
+    ret_std is the population std of the log returns between consecutive ticks of the minute, in
+    (ts_ms, offset, mid) order (a `lag` window), NULL for a 1-tick minute.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F

@@ -11,7 +11,9 @@ from fxwatch.store.session import insert_cql, prepared, resolve, with_retry, wri
 __all__ = ["TRENDS_COLUMNS", "TRENDS_KEY", "write_trend_rows", "window_lens", "read_trends"]
 
 # Insert order of a trend row: the partition key (pair, window_len, day) first. `day` is the UTC
-# day of window_start (a date or an int day offset); times are datetimes or epoch ms.
+# day of window_start (a date or an int day offset); times are datetimes or epoch ms. The table
+# also has `ret_std` and `ema` columns, written by versions before the trends query became plain
+# aggregations; they are not written now (NULL in new rows; writing NULL would leave tombstones).
 TRENDS_COLUMNS = [
     "pair",
     "window_len",
@@ -30,8 +32,6 @@ TRENDS_COLUMNS = [
     "spread_min",
     "spread_max",
     "spread_std",
-    "ret_std",
-    "ema",
     "updated_at",
 ]
 TRENDS_KEY = ("pair", "window_len", "day")

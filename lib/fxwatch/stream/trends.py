@@ -1,10 +1,17 @@
-"""The trends query: per pair and event-time window, averages, OHLC, spread stats, volatility, EMA.
+"""The trends query: per pair and event-time window, averages, OHLC and spread statistics.
 
     Kafka fx-quotes ─ readStream ─> parse + validate ─> accepted quotes
         ─ withWatermark(ts, 30 s) ─ groupBy(pair, window(ts, 1 min))          tumbling
                                    ─ groupBy(pair, window(ts, 5 min, 1 min))   sliding
         ─ agg(count, avg, min, max, min_by/max_by, stddev)  ─ union
         ─ update mode ─ foreachBatch ─> Cassandra fxwatch.trends  (upsert by window: idempotent)
+
+Every aggregate is a plain one (counts, sums, sums of squares, min/max): a window's state is a
+few numbers, whatever its tick count. Two columns need the window's ticks in event-time order and
+are therefore not computed here: `ret_std` (std of tick-to-tick log returns) is computed by the
+classic rule's own 1-minute query (window_alerts.py), the only consumer that needs it, and the
+EMA is drawn by the dashboard from the window closes. Holding each window's ordered ticks as an
+array cost the trends query (see bench/README.md, "trends as plain aggregations").
 
 Update mode writes a window's row again every micro-batch it grows, so the dashboard sees open
 windows; the primary key (pair, window_len, day, window_end) makes each rewrite an overwrite. The
@@ -52,7 +59,6 @@ def build_trends(
     quotes,
     windows: Sequence[tuple[str, str, str | None]] = DEFAULT_WINDOWS,
     watermark: str = "30 seconds",
-    ema_tau_ms: int = 15_000,
 ):
     """Quotes -> trend rows of every window spec (tumbling and sliding), one DataFrame.
 
@@ -61,7 +67,7 @@ def build_trends(
     A static DataFrame ignores the watermark.
     """
     marked = quotes.withWatermark("ts", watermark)
-    parts = [window_stats(marked, w, s, label, ema_tau_ms) for label, w, s in windows]
+    parts = [window_stats(marked, w, s, label) for label, w, s in windows]
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)
@@ -73,21 +79,17 @@ def window_stats(
     window: str = "1 minute",
     slide: str | None = None,
     label: str = "1m",
-    ema_tau_ms: int = 15_000,
-    with_returns: bool | None = None,
+    with_returns: bool = False,
 ):
     """Per pair and event-time window: the trend columns (without updated_at).
 
     `quotes` must carry pair, ts (event time, ms precision), ts_ms, offset, bid, ask, mid, spread,
-    and, when streaming, a watermark on `ts`. Ticks are ordered by (ts_ms, offset) inside a window,
-    so OHLC and the log returns follow event time, not arrival. `ema` is the EMA of mid at the
-    window's last tick with time constant `ema_tau_ms`, seeded with the window's first mid.
-    ret_std and ema need the window's ticks in order (a collected array in state); `with_returns`
-    defaults to tumbling windows only — sliding windows would hold each tick's array 5 times over
-    (measured: 74 s vs 13 s for 193k ticks), so for them ret_std and ema are NULL.
+    and, when streaming, a watermark on `ts`. open/close are the mids of the first and last tick by
+    (ts_ms, offset), so OHLC follows event time, not arrival.
+    `with_returns=True` adds `ret_std`, the population std of the log returns between consecutive
+    ticks: that needs the window's ticks in order, an array held in state per window, so only the
+    classic rule's query asks for it; otherwise `ret_std` is absent.
     """
-    if with_returns is None:
-        with_returns = slide is None
 
     win = F.window("ts", window, slide) if slide else F.window("ts", window)
     first_last = F.struct("ts_ms", "offset")
@@ -106,14 +108,11 @@ def window_stats(
         F.stddev_pop("spread").alias("spread_std"),
     ]
     if with_returns:
-        # event-time ordered mids of the window, for the log returns and the EMA
+        # event-time ordered mids of the window, for the log returns
         ordered = F.array_sort(F.collect_list(F.struct("ts_ms", "offset", "mid")))
         aggs.append(ordered.alias("ticks_arr"))
     agg = quotes.groupBy("pair", win.alias("w")).agg(*aggs)
-    if with_returns:
-        ret_std, ema = _ret_std(F.col("ticks_arr")), _ema(F.col("ticks_arr"), ema_tau_ms)
-    else:
-        ret_std = ema = F.lit(None).cast("double")
+    returns = [_ret_std(F.col("ticks_arr")).alias("ret_std")] if with_returns else []
     return agg.select(
         "pair",
         F.lit(label).alias("window_len"),
@@ -132,8 +131,7 @@ def window_stats(
         "spread_min",
         "spread_max",
         "spread_std",
-        ret_std.alias("ret_std"),
-        ema.alias("ema"),
+        *returns,
     )
 
 
@@ -151,22 +149,4 @@ def _ret_std(ticks_arr):
     s2 = F.aggregate(rets, F.lit(0.0), lambda acc, r: acc + r * r)
     return F.when(
         F.coalesce(m, F.lit(0)) > 0, F.sqrt(F.greatest(s2 / m - (s1 / m) * (s1 / m), F.lit(0.0)))
-    )
-
-
-def _ema(ticks_arr, tau_ms: int):
-    """EMA of mid over the ordered array (time constant tau_ms), seeded with its first mid."""
-    first = F.element_at(ticks_arr, 1)
-    return F.aggregate(
-        ticks_arr,
-        F.struct(first["ts_ms"].alias("t"), first["mid"].alias("e")),
-        lambda acc, x: F.struct(
-            x["ts_ms"].alias("t"),
-            (
-                acc["e"]
-                + (1 - F.exp(-(x["ts_ms"] - acc["t"]) / F.lit(float(tau_ms))))
-                * (x["mid"] - acc["e"])
-            ).alias("e"),
-        ),
-        lambda acc: acc["e"],
     )

@@ -63,7 +63,9 @@ def start_window_alerts(spark, settings: Settings, config):
 def window_features(quotes, window: str = "1 minute", watermark: str = "30 seconds"):
     """Tumbling windows per pair with the metrics the rule checks, plus the window's
     hour_of_week."""
-    stats = window_stats(quotes.withWatermark("ts", watermark), window, None, label=window)
+    stats = window_stats(
+        quotes.withWatermark("ts", watermark), window, None, label=window, with_returns=True
+    )
     return stats.withColumn("hour_of_week", hour_of_week(F.col("window_start")))
 
 
