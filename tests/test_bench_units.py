@@ -52,31 +52,33 @@ def test_emit_prints_one_json_object_as_the_last_line():
     assert json.loads(last) == {"nested": {"a": 1}, "ticks_per_s": 1.5}
 
 
-def test_sustained_rate_spans_first_start_to_last_end():
-    from fxwatch.bench.progress import sustained_rate
+def test_live_step_latencies_match_each_event_to_the_first_alert_of_its_family():
+    from fxwatch.bench.live import family_of, step_latencies
 
-    ev = [  # two queries; the first batch of each is slow (warm-up)
-        {"name": "a", "batch": 0, "start_ms": 0, "duration_ms": 4000, "rows": 1000},
-        {"name": "a", "batch": 1, "start_ms": 4000, "duration_ms": 1000, "rows": 9000},
-        {"name": "b", "batch": 0, "start_ms": 0, "duration_ms": 3000, "rows": 5000},
-        {"name": "b", "batch": 1, "start_ms": 3000, "duration_ms": 2500, "rows": 5000},
-        {
-            "name": "b",
-            "batch": 2,
-            "start_ms": 5500,
-            "duration_ms": 10,
-            "rows": 0,
-        },  # idle poll: ignored
+    assert [family_of(d) for d in ("crossed", "zscore", "hist_ticks_mad", "cusum")] == [
+        "stateless",
+        "confirmation",
+        "classic",
+        "confirmation",
     ]
-    r = sustained_rate(ev, total_rows=10_000)
-    assert (
-        r["sustained_ticks_per_s"] == 1818.2
-    )  # 10 000 ticks from the first start (0) to the last end (5.5 s)
-    assert (
-        r["steady_ticks_per_s"] == 2000.0
-    )  # b after its warm-up: 5000 rows in 2.5 s (a: 9000 in 1 s)
-    assert r["batches"] == 4
-    assert sustained_rate([], 5)["sustained_ticks_per_s"] is None
+    events = {  # (pair, ts) -> (Kafka send ms, kind)
+        ("A/B", 1000): (1000, "crossed"),
+        ("A/B", 2000): (2000, "jump"),
+        ("C/D", 3000): (3000, "jump"),
+        ("C/D", 9000): (9000, "crossed"),
+        ("E/F", 100): (100, "spike"),  # not a measured kind: ignored
+    }
+    alerts = {  # (pair, ts, detector) -> (first seen ms, window end)
+        ("A/B", 1000, "crossed"): (1250.0, None),
+        ("A/B", 1000, "zscore"): (1100.0, None),  # wrong family for the crossed event
+        ("A/B", 2010, "zscore"): (2400.0, None),  # confirmed on the next tick
+        ("A/B", 2010, "cusum"): (2300.0, None),  # the first of the family counts
+        ("C/D", 9000 + 6000, "crossed"): (15100.0, None),  # past the horizon: not this event
+        ("C/D", 2999, "zscore"): (3050.0, None),  # before the event: not it
+    }
+    got = step_latencies(events, alerts, horizon_ms=5000)
+    assert got["stateless"] == {"latencies": [250.0], "missed": 1}
+    assert got["confirmation"] == {"latencies": [300.0], "missed": 1}
 
 
 def test_compare_reports_the_worst_relative_difference():

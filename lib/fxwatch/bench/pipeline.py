@@ -1,5 +1,6 @@
-"""`fxwatch bench pipeline`: streaming job ticks/s vs the naive design, tick-to-alert latency
-(micro-batch, real-time)."""
+"""`fxwatch bench pipeline`: in one run, the machine's ceilings, the pipeline on a backlog (every
+query concurrently), the naive per-row consumer, and the live steps (sustained rate, tick-to-alert
+latency per detector family); see bench/README.md for how to read it."""
 
 from __future__ import annotations
 
@@ -11,27 +12,23 @@ import time
 from datetime import UTC, datetime
 
 from fxwatch.bench.baseline import naive_ingest
-from fxwatch.bench.cassandra_probe import AlertPoller, count_quotes
+from fxwatch.bench.cassandra_probe import count_quotes
+from fxwatch.bench.ceiling import spark_parse_ceiling, store_ceiling
+from fxwatch.bench.history import load_bench_stats
 from fxwatch.bench.kafka_io import count_records, fresh_topics, produce_raw
+from fxwatch.bench.live import QUOTE_READERS, live_run
 from fxwatch.bench.machine import machine_info
-from fxwatch.bench.progress import ProgressLog, batch_profile, sustained_rate
-from fxwatch.bench.report import latency_summary, ratio
-from fxwatch.bench.steady import SteadyFeeder, many_pairs
+from fxwatch.bench.progress import ProgressLog, batch_profile
+from fxwatch.bench.report import ratio
 from fxwatch.bench.ticks import make_ticks
 from fxwatch.stack.manager import wait_until
 from fxwatch.store.connection import connect
 from fxwatch.store.schema import init_schema
 from fxwatch.stream.config import PipelineConfig
-from fxwatch.stream.pipeline import run_pipeline, start_pipeline
+from fxwatch.stream.pipeline import start_pipeline, summarize
 from fxwatch.stream.session import get_spark
 
-__all__ = [
-    "bench_pipeline",
-    "throughput_run",
-    "pipeline_latency_run",
-    "detector_latency_subprocess",
-    "BENCH_KEYSPACE",
-]
+__all__ = ["bench_pipeline", "backlog_run", "detector_latency_subprocess", "BENCH_KEYSPACE"]
 
 BENCH_KEYSPACE = "fxwatch_bench"
 
@@ -79,101 +76,18 @@ def _bench_settings(settings, tag: str, partitions: int | None = None):
     return fresh_topics(s, tag, partitions)
 
 
-def throughput_run(settings, ticks: int, echo=print, config=None) -> tuple[dict, object]:
-    """Produce `ticks` to fresh topics, run the pipeline until idle, check every tick landed
-    once."""
-    config = (config or PipelineConfig()).with_(until_idle=True)
-    s = _bench_settings(settings, "thr")
-    # a random past day of its own: the run's quote partitions (pair, day) start empty
-    day0 = datetime(2001, 1, 1, tzinfo=UTC).timestamp() * 1000 + random.randrange(7000) * 86_400_000
-    data = make_ticks(
-        ticks, int(day0) + 3_600_000, step_us=max(1, 20 * 3_600_000_000 // max(ticks, 1))
-    )
-    echo(f"producing {ticks} ticks to {s.quotes_topic}")
-    produce_s = produce_raw(s, s.quotes_topic, data.keys, data.values)
-    if count_records(s, s.quotes_topic) != ticks:
-        raise RuntimeError("Kafka holds fewer records than produced")
-    spark = get_spark(s, app_name="fxwatch-bench-pipeline")
-    progress = ProgressLog().attach(spark)
-    echo("running the pipeline until idle")
-    t0 = time.perf_counter()
-    summary = run_pipeline(spark, s, config)
-    wall = time.perf_counter() - t0
-    # progress events reach Python listeners asynchronously: wait (bounded) for the last batches'
-    busy = lambda: sum(e["rows"] for e in progress.snapshot() if e["name"].startswith("quotes"))
-    names = list(summary.get("queries", {}))
-    wait_until(
-        lambda: (
-            {e["name"].split("-fx-")[0] for e in progress.snapshot() if e["rows"]} >= set(names)
-            and (busy() >= ticks or "quotes" not in names)
-        ),
-        15,
-        0.2,
-    )
-    progress.detach(spark)
-    stored = None
-    if "quotes" in summary.get("queries", {}):
-        cluster, session = connect(s)
-        try:
-            days = sorted(
-                {
-                    datetime.fromtimestamp(t / 1000, tz=UTC).date()
-                    for t in (data.ts_ms[0], data.ts_ms[-1])
-                }
-            )
-            stored = count_quotes(session, data.pairs, days)
-        finally:
-            cluster.shutdown()
-    out = {
-        "ticks": ticks,
-        "produce_s": round(produce_s, 2),
-        "pipeline_wall_s": round(wall, 2),
-        "wall_ticks_per_s": round(ticks / wall, 1),
-        "quotes_stored": stored,
-        "exactly_once": None if stored is None else stored == ticks,
-        "pipeline_quotes": summary.get("quotes"),
-        "pipeline_alerts": summary.get("alerts"),
-        "pipeline_config": repr(config),
-        "pipeline_queries": {
-            n: {
-                "batches": q.get("batches"),
-                "rows": q.get("rows"),
-                "busy_s": round(sum(q.get("batch_seconds") or []), 1),
-            }
-            for n, q in summary.get("queries", {}).items()
-        },
-    }
-    out.update(sustained_rate(progress.snapshot(), ticks))
-    out["ticks_per_s"] = out.get("sustained_ticks_per_s") or out["wall_ticks_per_s"]
-    return out, s
+def backlog_run(spark, s, data, echo=print, config=None) -> dict:
+    """The pipeline on a backlog, every query running concurrently with its production trigger
+    (as `fxwatch stream run` runs them), until each has read every tick; checks every tick
+    landed once.
 
-
-def pipeline_latency_run(
-    settings, seconds: float, rate: float, trigger_seconds: float, echo=print, config=None
-) -> dict:
-    """The streaming job running continuously (processing-time trigger), fed steadily with spikes;
-    latency = first time the spike's alert row is readable in Cassandra - the tick's Kafka
-    timestamp.
+    Ticks/s = ticks / (start of the queries -> end of the last batch with rows).
     """
-    s = _bench_settings(settings, "lat")
-    spark = get_spark(s, app_name="fxwatch-bench-pipeline")
-    cluster, session = connect(s)
-    # the detectors alert once per pair and detector until 60 s of quiet: many pairs, each spiked
-    # every 70 s, give a spike every 70/48 s overall
-    mids = many_pairs(48)
-    feeder = SteadyFeeder(
-        s, s.quotes_topic, rate=rate, pairs=tuple(mids), mids=mids, pair_gap_s=70.0
-    )
-    poller = AlertPoller(session, datetime.now(UTC).date(), int(time.time() * 1000) - 1000)
+    ticks = len(data)
+    config = (config or PipelineConfig()).with_(until_idle=False, starting_offsets="earliest")
     progress = ProgressLog().attach(spark)
-    config = (config or PipelineConfig()).with_(
-        until_idle=False,
-        starting_offsets="latest",
-        alerts_trigger_s=trigger_seconds,
-        quotes_trigger_s=max(trigger_seconds, 1.0),
-        windows_trigger_s=max(trigger_seconds, 5.0),
-    )
-    echo(f"starting the pipeline continuously (trigger {trigger_seconds:g} s) on {s.quotes_topic}")
+    echo(f"backlog: every query concurrently on {ticks} ticks ({', '.join(config.queries)})")
+    t0 = time.time() * 1000
     started = start_pipeline(spark, s, config)
 
     def died() -> str | None:
@@ -182,39 +96,54 @@ def pipeline_latency_run(
                 return f"query {name} stopped: {q.exception()}"
         return None
 
-    measured_from = 0
+    def caught_up() -> bool:
+        done = {}
+        for e in progress.snapshot():
+            name = e["name"].split("-fx-")[0]
+            done[name] = done.get(name, 0) + e["rows"]
+        return all(done.get(n, 0) >= ticks for n in started if n in QUOTE_READERS)
+
     try:
-        poller.start()
-        feeder.start()
-        t0 = time.monotonic()
-        if not wait_until(
-            lambda: poller.first_seen.keys() & feeder.spikes.keys(), 180, 0.25, abort=died
-        ):
-            raise RuntimeError("no spike alert readable in Cassandra within 180 s of feeding")
-        echo(f"first alert after {time.monotonic() - t0:.1f} s; measuring {seconds:.0f} s")
-        measured_from = int(time.time() * 1000) + 2000
-        time.sleep(seconds)  # the measurement window itself
-        feeder.stop()
-        expected = {k for k, sent in feeder.spikes.items() if sent >= measured_from}
-        wait_until(lambda: expected <= poller.first_seen.keys(), 60, 0.25, abort=died)
-        lat = [poller.first_seen[k] - feeder.spikes[k] for k in expected if k in poller.first_seen]
+        if not wait_until(caught_up, 3600, 0.2, abort=died):
+            raise RuntimeError("backlog: the queries did not read every tick within an hour")
     finally:
-        feeder.stop_event.set()
-        poller.stop_event.set()
         for q, _ in started.values():
             q.stop()
         progress.detach(spark)
+    events = [e for e in progress.snapshot() if e["rows"]]
+    end = max(e["start_ms"] + e["duration_ms"] for e in events)
+    wall = (end - t0) / 1000
+    summary = summarize(started, wall)
+    cluster, session = connect(s)
+    try:
+        days = sorted(
+            {
+                datetime.fromtimestamp(t / 1000, tz=UTC).date()
+                for t in (data.ts_ms[0], data.ts_ms[-1])
+            }
+        )
+        stored = count_quotes(session, data.pairs, days) if "quotes" in started else None
+    finally:
         cluster.shutdown()
-    out = {
-        "latency_batches": batch_profile(progress.snapshot(), since_ms=measured_from),
-        "latency_rate": rate,
-        "latency_trigger_s": trigger_seconds,
-        "latency_measured_s": seconds,
-        "latency_poll_ms": poller.interval_s * 1000,
-        "latency_ticks_sent": feeder.sent,
+    profile = batch_profile(progress.snapshot())
+    return {
+        "ticks": ticks,
+        "pipeline_wall_s": round(wall, 2),
+        "ticks_per_s": round(ticks / wall, 1),
+        "quotes_stored": stored,
+        "exactly_once": None if stored is None else stored == ticks,
+        "pipeline_alerts": summary.get("alerts"),
+        "pipeline_trend_rows": summary.get("trend_rows"),
+        "pipeline_config": repr(config),
+        "pipeline_queries": {
+            n: {
+                **profile.get(n, {}),
+                "rows": q.get("rows"),
+                "busy_s": round(sum(q.get("batch_seconds") or []), 1),
+            }
+            for n, q in summary.get("queries", {}).items()
+        },
     }
-    out.update(latency_summary(lat, len(expected)))
-    return out
 
 
 def bench_pipeline(
@@ -222,56 +151,92 @@ def bench_pipeline(
     ticks: int = 300_000,
     baseline_ticks: int = 20_000,
     baseline_s: float = 60.0,
-    latency_s: float = 60.0,
-    rate: float = 500.0,
+    latency_s: float = 40.0,
+    rates: tuple[float, ...] = (1000, 2500, 5000, 7500, 10000),
     trigger_seconds: float = 0.2,
     config=None,
-    skip: set[str] | frozenset = frozenset(),
+    skip: set[str] | frozenset = frozenset({"realtime"}),
     echo=print,
 ) -> dict:
-    """All parts of the pipeline benchmark, in one run, as one flat dict."""
+    """Every part of the pipeline benchmark, in one run and one JVM, as one flat dict:
+    ceilings (Spark parse, tick store), backlog (all queries concurrently), naive consumer,
+    live steps (sustained rate, latency per detector family), optionally real-time mode."""
     result: dict[str, object] = {
         "machine": machine_info(settings),
         "started": datetime.now(UTC).isoformat(),
     }
-    thr_settings = None
-    if "throughput" not in skip:
-        thr, thr_settings = throughput_run(settings, ticks, echo, config)
-        result.update(thr)
-        echo(f"pipeline: {thr}")
+    s = _bench_settings(settings, "thr")
+    # a random past day of its own: the run's tick partitions (pair, day) start empty
+    day0 = datetime(2001, 1, 1, tzinfo=UTC).timestamp() * 1000 + random.randrange(7000) * 86_400_000
+    step_us = max(1, 20 * 3_600_000_000 // max(ticks, 1))
+    data = make_ticks(ticks, int(day0) + 3_600_000, step_us=step_us)
+    echo(f"producing {ticks} ticks to {s.quotes_topic}")
+    result["produce_s"] = round(produce_raw(s, s.quotes_topic, data.keys, data.values), 2)
+    if count_records(s, s.quotes_topic) != ticks:
+        raise RuntimeError("Kafka holds fewer records than produced")
+    spark = get_spark(s, app_name="fxwatch-bench-pipeline")
+    if "ceilings" not in skip:
+        result.update(spark_parse_ceiling(spark, s, ticks, reads=1, echo=echo))
+        # as many concurrent reads as the pipeline has queries: the cost of each reading Kafka
+        n_reads = len(set((config or PipelineConfig()).queries) & set(QUOTE_READERS))
+        result.update(spark_parse_ceiling(spark, s, ticks, reads=n_reads, echo=echo))
+        result.update(store_ceiling(s, ticks, echo=echo))
+    if "backlog" not in skip:
+        pipeline_config = config or PipelineConfig()
+        if "window_alerts" in pipeline_config.queries:
+            first, last = int(data.ts_ms[0]), int(data.ts_ms[-1]) + 1
+            result.update(
+                load_bench_stats(
+                    spark, s, data.pairs, first, last, ticks / ((last - first) / 1000), echo=echo
+                )
+            )
+        result.update(backlog_run(spark, s, data, echo, config))
     if "baseline" not in skip:
-        if thr_settings is None:
-            thr_settings = _bench_settings(settings, "base")
-            data = make_ticks(baseline_ticks, 978_307_200_000 + random.randrange(7000) * 86_400_000)
-            produce_raw(thr_settings, thr_settings.quotes_topic, data.keys, data.values)
         echo(
-            f"naive baseline on the same topic, capped at {baseline_ticks} ticks "
+            f"naive consumer on the same topic, capped at {baseline_ticks} ticks "
             f"or {baseline_s:g} s"
         )
-        base = naive_ingest(thr_settings, thr_settings.quotes_topic, baseline_ticks, baseline_s)
-        result.update(base)
-        echo(f"baseline: {base}")
+        result.update(naive_ingest(s, s.quotes_topic, baseline_ticks, baseline_s))
+    if "live" not in skip:
+        try:
+            live = _bench_settings(settings, "live")
+            result.update(
+                live_run(
+                    live,
+                    spark,
+                    rates,
+                    latency_s,
+                    alerts_trigger_s=trigger_seconds,
+                    config=config,
+                    echo=echo,
+                )
+            )
+        except Exception as exc:  # the other figures stand; say why this one is missing
+            result["live_error"] = f"{type(exc).__name__}: {exc}"
+            echo(f"live run failed: {result['live_error']}")
+    if "realtime" not in skip:
+        for mode, sink in (("microbatch", "kafka"), ("realtime", "kafka")):
+            r = detector_latency_subprocess(mode, latency_s, 500.0, echo, sink)
+            result.update(
+                {f"detector_{mode}_{k}": v for k, v in r.items() if k not in ("mode", "sink")}
+            )
+    # the headline tick-to-alert figures: the stateless family at the live run's first step
+    result["p50_latency_ms"] = result.get("stateless_p50_latency_ms")
+    result["p99_latency_ms"] = result.get("stateless_p99_latency_ms")
     result["ratio_vs_baseline"] = ratio(
         result.get("ticks_per_s"), result.get("baseline_ticks_per_s")
     )
-    if "latency" not in skip:
-        try:
-            result.update(
-                pipeline_latency_run(settings, latency_s, rate, trigger_seconds, echo, config)
-            )
-        except Exception as exc:
-            result["latency_error"] = f"{type(exc).__name__}: {exc}"
-    if "realtime" not in skip:
-        for mode, sink in (
-            ("microbatch", "kafka"),
-            ("realtime", "kafka"),
-            ("realtime", "cassandra"),
-        ):
-            r = detector_latency_subprocess(mode, latency_s, rate, echo, sink)
-            tag = mode if sink == "kafka" else f"{mode}_{sink}"
-            result.update(
-                {f"detector_{tag}_{k}": v for k, v in r.items() if k not in ("mode", "sink")}
-            )
-    for key in ("ticks_per_s", "baseline_ticks_per_s", "p50_latency_ms", "p99_latency_ms"):
+    result["ratio_vs_spark_ceiling"] = ratio(
+        result.get("ticks_per_s"), result.get("spark_ceiling_ticks_per_s")
+    )
+    for key in (
+        "ticks_per_s",
+        "baseline_ticks_per_s",
+        "p50_latency_ms",
+        "p99_latency_ms",
+        "spark_ceiling_ticks_per_s",
+        "store_ceiling_ticks_per_s",
+        "sustained_live_ticks_per_s",
+    ):
         result.setdefault(key, None)
     return result

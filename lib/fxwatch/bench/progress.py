@@ -8,7 +8,7 @@ from statistics import median
 
 from pyspark.sql.streaming import StreamingQueryListener
 
-__all__ = ["ProgressLog", "sustained_rate", "batch_profile"]
+__all__ = ["ProgressLog", "batch_profile"]
 
 
 def _ms(iso: str) -> float:
@@ -59,37 +59,6 @@ class ProgressLog:
     def snapshot(self) -> list[dict]:
         with self._lock:
             return list(self.events)
-
-
-def sustained_rate(events: list[dict], total_rows: int) -> dict[str, float | None]:
-    """Rows/s from the first batch's start to the last batch's end, and excluding the first batch.
-
-    `total_rows` is the number of ticks the run carried (each query reads all of them).
-    """
-    busy = [e for e in events if e["rows"] > 0]
-    if not busy:
-        return {"sustained_ticks_per_s": None, "steady_ticks_per_s": None, "batches": 0}
-    start = min(e["start_ms"] for e in busy)
-    end = max(e["start_ms"] + e["duration_ms"] for e in busy)
-    first_end = {}
-    first_rows = {}
-    for e in sorted(busy, key=lambda e: e["start_ms"]):
-        first_end.setdefault(e["name"], e["start_ms"] + e["duration_ms"])
-        first_rows.setdefault(e["name"], e["rows"])
-    # steady: after every query's first (warm-up) batch, by the slowest query
-    steady = []
-    for name, t in first_end.items():
-        last = max(x["start_ms"] + x["duration_ms"] for x in busy if x["name"] == name)
-        rows = sum(x["rows"] for x in busy if x["name"] == name) - first_rows[name]
-        if last > t and rows > 0:
-            steady.append(rows / ((last - t) / 1000))
-    return {
-        "sustained_ticks_per_s": round(total_rows / ((end - start) / 1000), 1)
-        if end > start
-        else None,
-        "steady_ticks_per_s": round(min(steady), 1) if steady else None,
-        "batches": len(busy),
-    }
 
 
 def batch_profile(events: list[dict], since_ms: float = 0.0) -> dict[str, dict]:

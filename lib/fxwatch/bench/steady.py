@@ -32,10 +32,14 @@ def many_pairs(n: int = 48, seed: int = 5) -> dict[str, float]:
 
 
 class SteadyFeeder(threading.Thread):
-    """Send `rate` ticks/s to a topic (one in `spike_every` a crossed 3 % jump) until stopped.
+    """Send `rate` ticks/s to a topic (one in `spike_every` an injected event) until stopped.
 
     Every record carries an explicit Kafka timestamp (its send time, epoch ms); `spikes` maps
-    (pair, ts_ms) of each spike sent to that Kafka timestamp.
+    (pair, ts_ms) of each event sent to that Kafka timestamp, `kinds` to its kind. Event kinds,
+    taken in turn per pair: "spike" (a crossed 3 % jump: every price detector fires on it),
+    "crossed" (bid and ask swapped at the same mid: only the stateless crossed-quote check fires),
+    "jump" (an uncrossed 3 % jump: detectors that confirm a move on the next tick fire).
+    `set_rate` changes the rate while running.
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class SteadyFeeder(threading.Thread):
         seed: int = 3,
         mids: dict[str, float] | None = None,
         pair_gap_s: float | None = None,
+        kinds: tuple[str, ...] = ("spike",),
     ) -> None:
         super().__init__(name="steady-feeder", daemon=True)
         self.topic, self.rate, self.spike_every, self.pairs = topic, rate, spike_every, pairs
@@ -56,6 +61,9 @@ class SteadyFeeder(threading.Thread):
         self.rng = np.random.default_rng(seed)
         self.producer = raw_producer(settings, linger_ms=0, batch_size=64 * 1024)
         self.spikes: dict[tuple[str, int], int] = {}
+        self.kinds: dict[tuple[str, int], str] = {}
+        self.kind_cycle = kinds
+        self._events_of_pair = {p: 0 for p in pairs}
         self.sent = 0
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
@@ -76,15 +84,22 @@ class SteadyFeeder(threading.Thread):
             self.producer.flush(timeout=30)
             self.producer.close(timeout=10)
 
+    def set_rate(self, rate: float) -> None:
+        """Send `rate` ticks/s from now on."""
+        self._rate_from = (time.perf_counter(), self.sent)
+        self.rate = rate
+
     def _loop(self) -> None:
         t0 = time.perf_counter()
+        self._rate_from = (t0, 0)
         if self.pair_gap_s:
             self._next_spike = {
                 p: t0 + 5.0 + i * self.pair_gap_s / len(self.pairs)
                 for i, p in enumerate(self.pairs)
             }
         while not self.stop_event.is_set():
-            due = int((time.perf_counter() - t0) * self.rate)
+            since, base = self._rate_from
+            due = base + int((time.perf_counter() - since) * self.rate)
             while self.sent < due:
                 self._send_one()
             self.stop_event.wait(self.tick_s)
@@ -107,9 +122,17 @@ class SteadyFeeder(threading.Thread):
         else:
             spike = bool(self.spike_every) and self.sent % self.spike_every == 0
         if spike:
+            kind = self.kind_cycle[self._events_of_pair[pair] % len(self.kind_cycle)]
+            self._events_of_pair[pair] += 1
             jumped = mid * (1.0 + SPIKE_JUMP)
-            bid, ask = jumped + half, jumped - half
+            if kind == "crossed":
+                bid, ask = mid + half, mid - half
+            elif kind == "jump":
+                bid, ask = jumped - half, jumped + half
+            else:
+                bid, ask = jumped + half, jumped - half
             self.spikes[(pair, ts)] = now
+            self.kinds[(pair, ts)] = kind
         value = b'{"v":1,"pair":"%s","ts":%d,"bid":%.6f,"ask":%.6f,"src":"bench"}' % (
             pair.encode(),
             ts,

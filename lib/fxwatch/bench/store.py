@@ -29,7 +29,16 @@ from fxwatch.store.schema import init_schema
 from fxwatch.store.session import close_sessions, process_session
 from fxwatch.store.ticks import TICK_COLUMNS, count_ticks, decode_chunk, encode_chunk, write_ticks
 
-__all__ = ["bench_store", "store_rows", "store_ticks", "codec_sample", "chunk_codec_figures"]
+__all__ = [
+    "bench_store",
+    "store_rows",
+    "store_ticks",
+    "chunk_worker",
+    "stored_counts",
+    "timed_processes",
+    "codec_sample",
+    "chunk_codec_figures",
+]
 
 _GOLDEN = 0x9E3779B97F4A7C15  # an odd 64-bit multiplier: consecutive integers -> spread ids
 _ROW_TO_TICK = [
@@ -95,7 +104,7 @@ def _row_worker(args) -> tuple[float, float, int]:
     return t0, t1, written
 
 
-def _chunk_worker(args) -> tuple[float, float, int]:
+def chunk_worker(args) -> tuple[float, float, int]:
     settings, n, day, worker, pairs, chunk_batch, concurrency, barrier = args
     ticks = store_ticks(store_rows(n, day, worker, pairs))
     session = process_session(settings)
@@ -109,7 +118,7 @@ def _chunk_worker(args) -> tuple[float, float, int]:
     return t0, t1, ticks.num_rows
 
 
-def _stored(settings, pairs, day: date) -> tuple[int, int]:
+def stored_counts(settings, pairs, day: date) -> tuple[int, int]:
     """(rows in quotes, ticks in the tick store) of these pairs on `day`."""
     cluster, session = connect(settings)
     try:
@@ -121,7 +130,7 @@ def _stored(settings, pairs, day: date) -> tuple[int, int]:
         cluster.shutdown()
 
 
-def _timed(worker, jobs: list[tuple], ctx) -> tuple[float, int]:
+def timed_processes(worker, jobs: list[tuple], ctx) -> tuple[float, int]:
     """Run `worker` over `jobs` in as many processes, released together; (elapsed s, written)."""
     with ctx.Manager() as manager:
         barrier = manager.Barrier(len(jobs))
@@ -199,19 +208,19 @@ def bench_store(
     for p in processes:
         day = date(2001, 1, 1) + timedelta(days=random.randrange(0, 3650))  # fresh partitions
         per = rows // p
-        elapsed, written = _timed(
+        elapsed, written = timed_processes(
             _row_worker, [(s, per, day, w, pairs, batch_rows, concurrency) for w in range(p)], ctx
         )
         r = round(written / elapsed, 1) if elapsed > 0 else None
         echo(f"store rows: {p} process(es), {written} rows in {elapsed:.2f} s = {r} rows/s")
-        elapsed, written = _timed(
-            _chunk_worker,
+        elapsed, written = timed_processes(
+            chunk_worker,
             [(s, per, day, w, pairs, chunk_batch, concurrency) for w in range(p)],
             ctx,
         )
         c = round(written / elapsed, 1) if elapsed > 0 else None
         echo(f"store chunks: {p} process(es), {written} ticks in {elapsed:.2f} s = {c} ticks/s")
-        stored_rows, stored_ticks = _stored(s, pairs, day)  # the benchmark checks itself
+        stored_rows, stored_ticks = stored_counts(s, pairs, day)  # the benchmark checks itself
         out[f"store_{p}p_rows_per_s"] = r
         out[f"store_{p}p_rows_stored"] = stored_rows
         out[f"store_chunks_{p}p_ticks_per_s"] = c

@@ -41,6 +41,8 @@ class BenchTicks:
     ts_ms: np.ndarray
     spikes: np.ndarray  # indices of injected spikes (crossed and jumped quotes)
     pairs: tuple[str, ...]
+    bid: np.ndarray | None = None
+    ask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -58,6 +60,7 @@ def make_ticks(
     spike_every: int = 0,
     seed: int = 7,
     source: str = "bench",
+    base_mid: dict[str, float] | None = None,
 ) -> BenchTicks:
     """`n` valid ticks from `start_ms`, `step_us` apart; every `spike_every`-th tick a crossed
     3 % jump.
@@ -71,7 +74,7 @@ def make_ticks(
     # one tick per ms per pair at most: ts grows by at least 1 ms per tick of the same pair
     ts = start_ms + (np.arange(n, dtype=np.int64) * step_us) // 1000
     ts = np.maximum(ts, start_ms + np.arange(n, dtype=np.int64) // len(pairs))
-    base = np.array([BASE_MID.get(p, 1.0) for p in pairs])
+    base = np.array([(base_mid or BASE_MID).get(p, 1.0) for p in pairs])
     walk = np.cumsum(rng.normal(0.0, 2e-5, n))  # shared small random walk in relative terms
     mid = base[pair_idx] * (1.0 + walk - walk.mean())
     half = base[pair_idx] * 4e-5
@@ -94,4 +97,4 @@ def make_ticks(
         % (k, t, b, a, source.encode())
         for k, t, b, a in zip(keys, ts.tolist(), bid.tolist(), ask.tolist())
     ]
-    return BenchTicks(keys, values, pair_idx, ts, spikes, tuple(pairs))
+    return BenchTicks(keys, values, pair_idx, ts, spikes, tuple(pairs), bid, ask)

@@ -25,7 +25,9 @@ def register(subparsers) -> None:
     sub = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
 
     p = sub.add_parser(
-        "pipeline", help="end-to-end ticks/s vs a naive consumer, tick-to-alert latency"
+        "pipeline",
+        help="ceilings, backlog ticks/s (all queries at once) vs a naive consumer, sustained live "
+        "rate and tick-to-alert latency per detector family",
     )
     p.add_argument("--ticks", type=int, default=300_000, help="ticks for the throughput run")
     p.add_argument(
@@ -35,13 +37,22 @@ def register(subparsers) -> None:
         "--baseline-seconds", type=float, default=60.0, help="cap of the naive baseline (seconds)"
     )
     p.add_argument(
-        "--latency-seconds", type=float, default=60.0, help="length of each latency measurement"
+        "--latency-seconds", type=float, default=40.0, help="measured length of each live step"
     )
-    p.add_argument("--rate", type=float, default=200.0, help="ticks/s fed during the latency runs")
     p.add_argument(
-        "--trigger-seconds", type=float, default=0.2, help="micro-batch trigger of the latency run"
+        "--rates",
+        default="1000,2500,5000,7500,10000",
+        help="ticks/s of the live steps, in order (the run stops at the first failing step)",
     )
-    p.add_argument("--queries", default="quotes,trends,alerts", help="pipeline queries to run")
+    p.add_argument(
+        "--trigger-seconds",
+        type=float,
+        default=0.2,
+        help="micro-batch trigger of the tick-alerts query in the live run",
+    )
+    p.add_argument(
+        "--queries", default="", help="pipeline queries to run (default: those `stream run` runs)"
+    )
     p.add_argument(
         "--max-offsets",
         type=int,
@@ -50,8 +61,8 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--skip",
-        default="",
-        help="comma list of parts to skip: throughput,baseline,latency,realtime",
+        default="realtime",
+        help="comma list of parts to skip: ceilings,backlog,baseline,live,realtime",
     )
     p.set_defaults(func=_cmd_pipeline)
 
@@ -98,10 +109,9 @@ def _settings():
 
 
 def _pipeline_config(args):
-    return PipelineConfig(
-        queries=tuple(q for q in args.queries.split(",") if q),
-        max_offsets_per_trigger=args.max_offsets or None,
-    )
+    queries = tuple(q for q in args.queries.split(",") if q)
+    config = PipelineConfig(max_offsets_per_trigger=args.max_offsets or None)
+    return config.with_(queries=queries) if queries else config
 
 
 def _cmd_pipeline(args) -> int:
@@ -114,7 +124,7 @@ def _cmd_pipeline(args) -> int:
         baseline_ticks=args.baseline_ticks,
         baseline_s=args.baseline_seconds,
         latency_s=args.latency_seconds,
-        rate=args.rate,
+        rates=tuple(float(r) for r in args.rates.split(",") if r),
         trigger_seconds=args.trigger_seconds,
         config=_pipeline_config(args),
         skip={s for s in args.skip.split(",") if s},

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from fxwatch.errors import FxwatchError
-from fxwatch.schema import iso_ms
+from fxwatch.schema import alert_id, iso_ms  # alert_id: re-exported, its home is schema
 from fxwatch.store.names import qualified
 from fxwatch.store.session import (
     EPOCH_DATE_OFFSET,
@@ -51,13 +50,6 @@ ALERTS_COLUMNS = [
 CSV_COLUMNS = ["pair", "ts", "detector", "score", "reason", "window_start", "window_end", "value"]
 _DAY_MS = 86_400_000
 _READ_COLUMNS = "pair, ts, detector, score, reason, window_start, window_end, value"
-
-
-def alert_id(pair: str, ts_ms: int, detector: str) -> str:
-    """An alert's id: a hash of its primary key in fxwatch.alerts (pair, event time, detector), so
-    the same alert raised again (a replayed micro-batch, a rerun) has the same id: consumers of the
-    alerts topic de-duplicate by it, and Cassandra overwrites the row."""
-    return hashlib.blake2b(f"{pair}|{int(ts_ms)}|{detector}".encode(), digest_size=8).hexdigest()
 
 
 def insert_alerts(target, rows: list[dict], keyspace: str | None = None) -> int:
@@ -156,10 +148,13 @@ def read_alerts_of_day(
 def alert_keys_since(
     target, keyspace: str | None, day: date, since: datetime, timeout: float = 10
 ) -> list:
-    """(ts, pair) of the alerts of one day partition with ts >= since (a light poll)."""
+    """(ts, pair, detector, window_end) of the alerts of one day partition with ts >= since (a
+    light poll)."""
     session, ks = resolve(target, keyspace)
     stmt = prepared(
-        session, f"SELECT ts, pair FROM {qualified(ks, 'alerts')} WHERE day = ? AND ts >= ?"
+        session,
+        f"SELECT ts, pair, detector, window_end FROM {qualified(ks, 'alerts')} "
+        "WHERE day = ? AND ts >= ?",
     )
     return list(session.execute(stmt, (day, since), timeout=timeout))
 
