@@ -121,6 +121,7 @@ def secured(tmp_path_factory) -> Secured:
             "FXWATCH_QUOTES_TOPIC": f"fx-quotes-auth-{tag}",
             "FXWATCH_DLQ_TOPIC": f"fx-quotes-dlq-auth-{tag}",
             "FXWATCH_ALERTS_TOPIC": f"fx-alerts-auth-{tag}",
+            "FXWATCH_INCIDENTS_TOPIC": f"fx-incidents-auth-{tag}",
             "FXWATCH_CASSANDRA_HEAP": "768M",
             "FXWATCH_KAFKA_HEAP": "256m",
         }

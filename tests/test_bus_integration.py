@@ -1,7 +1,6 @@
 """Against the real local Kafka (`fxwatch stack up`): topics, produce, consume back, DLQ."""
 
 import time
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -28,16 +27,11 @@ def settings():
         admin_client(base, timeout_s=10).close()
     except FxwatchError as exc:
         pytest.fail(f"integration tests need Kafka: {exc}", pytrace=False)
-    run = uuid.uuid4().hex[:10]
-    s = base.with_(
-        quotes_topic=f"fx-quotes-test-{run}",
-        dlq_topic=f"fx-quotes-dlq-test-{run}",
-        alerts_topic=f"fx-alerts-test-{run}",
-    )
+    s = base.isolated()
     yield s
     admin = admin_client(s)
     try:
-        admin.delete_topics([s.quotes_topic, s.dlq_topic, s.alerts_topic])
+        admin.delete_topics(list(s.topics))
     finally:
         admin.close()
 
@@ -77,6 +71,7 @@ def test_ensure_topics_is_idempotent(settings):
         settings.quotes_topic: "created",
         settings.dlq_topic: "created",
         settings.alerts_topic: "created",
+        settings.incidents_topic: "created",
     }
     assert set(ensure_topics(settings).values()) == {"existing"}
     admin = admin_client(settings)

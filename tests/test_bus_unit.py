@@ -125,7 +125,7 @@ def test_producer_config_is_safe_and_batched(settings):
 
 def test_topic_specs(settings):
     specs = {s.name: s for s in topic_specs(settings.with_(quotes_partitions=6))}
-    assert list(specs) == ["q", "dlq", "fx-alerts"]
+    assert list(specs) == ["q", "dlq", "fx-alerts", "fx-incidents"]
     assert specs["q"].partitions == 6 and specs["q"].key == "pair"
     assert int(specs["q"].configs["retention.ms"]) == 7 * 86_400_000
     assert int(specs["dlq"].configs["retention.ms"]) > int(specs["q"].configs["retention.ms"])

@@ -61,6 +61,7 @@ def _env(s, master):
         "FXWATCH_QUOTES_TOPIC": s.quotes_topic,
         "FXWATCH_DLQ_TOPIC": s.dlq_topic,
         "FXWATCH_ALERTS_TOPIC": s.alerts_topic,
+        "FXWATCH_INCIDENTS_TOPIC": s.incidents_topic,
     }
 
 

@@ -122,6 +122,13 @@ def test_dashboard_renders_graph_and_alert_table(dashboard_url, driver, base_set
     # The alert table has rows from the seeded alerts.
     wait.until(lambda d: "anomaly (sample)" in d.find_element(By.ID, IDS.alerts).text)
     wait.until(lambda d: "query lag" in d.find_element(By.ID, IDS.health_note).text)
+    # The incident list leads; a click on an incident shows its alerts and rings them on the chart.
+    wait.until(lambda d: "price spike" in d.find_element(By.ID, IDS.incidents).text)
+    driver.find_element(By.CSS_SELECTOR, f"#{IDS.incidents} tbody tr").click()
+    wait.until(
+        lambda d: "Evidence of the high incident" in d.find_element(By.ID, IDS.evidence_title).text
+    )
+    wait.until(lambda d: "evidence" in d.find_element(By.ID, IDS.price).text)
 
     shots = base_settings.runs_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from fxwatch.dashboard.sample import sample_frames, seed_cassandra
 pytestmark = pytest.mark.integration
 
 KEYSPACE = "fxwatch_test_dash"
-TABLES = ["quote_chunks", "trends", "alerts", "stats", "stats_versions", "pair_status"]
+TABLES = ["quote_chunks", "trends", "alerts", "incidents", "stats", "stats_versions", "pair_status"]
 
 
 def free_port() -> int:
@@ -93,6 +93,13 @@ def test_reads_span_utc_days_with_prepared_statements(dash_settings):
             snap.trends["window_end"] - snap.trends["window_start"] == timedelta(minutes=1)
         ).all()
         assert set(snap.alerts["detector"]) == {"zscore", "spread"}
+        assert snap.trends["ema"].notna().all()  # computed from the closes, not stored
+        (inc,) = snap.incidents.itertuples()
+        assert (inc.key, inc.n_alerts, inc.kinds) == ("GBP/USD", 2, ("spread", "zscore"))
+        chosen = load_snapshot(
+            source, "GBP/USD", "1h", "latest", now=end + timedelta(days=2), incident=inc.incident_id
+        )
+        assert sorted(chosen.evidence["detector"]) == ["spread", "zscore"]
         assert set(snap.bands["metric"]) == {"mid", "spread"} and (snap.bands["k"] == 4.0).all()
         from fxwatch.store.session import _PREPARED
 

@@ -12,7 +12,14 @@ from fxwatch.config import Settings
 from fxwatch.dashboard import InMemorySource, create_app, figures
 from fxwatch.dashboard.app import Dashboard, format_age
 from fxwatch.dashboard.components import IDS
-from fxwatch.dashboard.data import days_between, hour_of_week, load_snapshot, time_range
+from fxwatch.dashboard.data import (
+    days_between,
+    hour_of_week,
+    incident_frame,
+    load_snapshot,
+    time_range,
+    with_ema,
+)
 from fxwatch.dashboard.sample import sample_frames
 from fxwatch.errors import FxwatchError
 
@@ -27,7 +34,12 @@ def frames():
 @pytest.fixture()
 def source(frames):
     return InMemorySource(
-        frames["status"], frames["quotes"], frames["trends"], frames["alerts"], frames["stats"]
+        frames["status"],
+        frames["quotes"],
+        frames["trends"],
+        frames["alerts"],
+        frames["stats"],
+        incident_rows=frames["incidents"],
     )
 
 
@@ -253,6 +265,7 @@ def test_refresh_through_the_test_client(app):
             {"id": IDS.range, "property": "value", "value": "1h"},
             {"id": IDS.anchor, "property": "value", "value": "latest"},
             {"id": IDS.detectors, "property": "value", "value": None},
+            {"id": IDS.selected_incident, "property": "data", "value": None},
         ],
         "state": [{"id": IDS.detectors, "property": "options", "value": []}],
         "changedPropIds": [f"{IDS.interval}.n_intervals"],
@@ -279,3 +292,100 @@ def test_long_ranges_draw_trends_without_reading_every_tick(source):
     assert z.y[0] is not None
     board.refresh(2, "EUR/USD", "1h", "latest", None, None, now=NOW)
     assert [c for c in source.calls if c[0] == "quotes"]
+
+
+# ---- incidents: the primary list, with drill-down to the evidence ------------------------------
+def test_incidents_are_listed_newest_first_with_severity_kinds_and_root_cause(source, frames):
+    later = (
+        frames["incidents"]
+        .iloc[[0]]
+        .assign(incident_id="later", start=lambda d: d["start"] + timedelta(minutes=5))
+    )
+    source.incident_rows = pd.concat([frames["incidents"], later], ignore_index=True)
+    out = Dashboard(source).refresh(1, "USD/JPY", "1h", "latest", None, None, now=NOW)
+    rows = out["incident_rows"]
+    assert [r["incident_id"] for r in rows][0] == "later"  # newest first
+    assert [r["key"] for r in rows] == ["USD/JPY", "USD/JPY"]  # the chosen pair's only
+    assert rows[1]["severity"] == "high" and rows[1]["kinds"] == "spread, zscore"
+    assert rows[1]["root_cause"].startswith("USD/JPY: price spike — ")
+    assert out[(IDS.incident_count, "children")].startswith("2 for USD/JPY")
+    assert out["evidence_rows"] == [] and out[(IDS.evidence, "children")] == []
+    text = json.dumps(out[(IDS.incidents, "children")], default=lambda o: o.to_plotly_json())
+    assert IDS.incident_row in text and "price spike" in text
+
+
+def test_clicking_an_incident_shows_its_alerts_and_rings_them_on_the_price_chart(source, frames):
+    board = Dashboard(source)
+    inc = frames["incidents"][frames["incidents"].key == "EUR/USD"].iloc[0]
+    out = board.refresh(1, "EUR/USD", "1h", "latest", None, None, now=NOW, incident=inc.incident_id)
+    assert {r["detector"] for r in out["evidence_rows"]} == {"zscore", "spread"}
+    assert (
+        "Evidence of the high incident on EUR/USD (2 alerts"
+        in out[(IDS.evidence_title, "children")]
+    )
+    fig = out[(IDS.price, "figure")]
+    ring = _trace(fig, "incident EUR/USD (high): evidence")
+    assert len(ring.x) == 2 and all(y is not None for y in ring.y)
+    assert [s.type for s in fig.layout.shapes] == ["rect"]  # the incident's span
+    # an id that is not among the pair's incidents (another pair chosen since) selects nothing
+    out = board.refresh(2, "USD/JPY", "1h", "latest", None, None, now=NOW, incident=inc.incident_id)
+    assert out["evidence_rows"] == [] and not out[(IDS.price, "figure")].layout.shapes
+
+
+def test_a_click_selects_an_incident_a_second_click_clears_it_and_redraws_do_nothing():
+    import dash
+
+    assert Dashboard.select_incident("a", 1, None) == "a"
+    assert Dashboard.select_incident("a", 2, "a") is None
+    assert Dashboard.select_incident("b", 1, "a") == "b"
+    assert Dashboard.select_incident("a", 0, "a") is dash.no_update  # a row drawn, not clicked
+    assert Dashboard.select_incident(None, None, "a") is dash.no_update
+
+
+def test_a_triangle_incident_is_listed_under_each_of_its_legs(source, frames):
+    tri = incident_frame(
+        [
+            {
+                "incident_id": "t1",
+                "key": "EUR-JPY-USD",
+                "start_ms": int((NOW - timedelta(minutes=3)).timestamp() * 1000),
+                "end_ms": int((NOW - timedelta(minutes=3)).timestamp() * 1000),
+                "pairs": ("EUR/JPY", "EUR/USD", "USD/JPY"),
+                "kinds": ("crossrate",),
+                "n_alerts": 1,
+                "max_score": 0.8,
+                "severity": "low",
+                "root_cause": "triangle EUR-JPY-USD out of line",
+                "alert_ids": ("x",),
+            }
+        ]
+    )
+    source.incident_rows = pd.concat([frames["incidents"], tri], ignore_index=True)
+    for pair in ("EUR/USD", "USD/JPY"):
+        got = source.incidents(NOW - timedelta(hours=1), NOW, pair)
+        assert "t1" in set(got["incident_id"]) and set(got["key"]) == {pair, "EUR-JPY-USD"}
+
+
+def test_ema_is_computed_from_the_window_closes_not_read_from_the_table(frames):
+    trends = frames["trends"][frames["trends"].pair == "EUR/USD"].assign(ema=float("nan"))
+    got = with_ema(trends.sample(frac=1.0, random_state=1))  # any order in, window order out
+    expected = trends.sort_values("window_end")["close"].ewm(span=5, adjust=False).mean()
+    assert list(got["ema"]) == pytest.approx(list(expected))
+    assert got["window_end"].is_monotonic_increasing
+
+
+def test_a_row_click_through_the_test_client_selects_that_incident(app, frames):
+    client = app.server.test_client()
+    ids = list(frames["incidents"]["incident_id"])
+    rows = [{"id": {"index": i, "type": IDS.incident_row}, "property": "n_clicks"} for i in ids]
+    clicked = json.dumps({"index": ids[1], "type": IDS.incident_row}, separators=(",", ":"))
+    payload = {
+        "output": f"{IDS.selected_incident}.data",
+        "outputs": {"id": IDS.selected_incident, "property": "data"},
+        "inputs": [[{**r, "value": int(r["id"]["index"] == ids[1])} for r in rows]],
+        "state": [{"id": IDS.selected_incident, "property": "data", "value": None}],
+        "changedPropIds": [f"{clicked}.n_clicks"],
+    }
+    resp = client.post("/_dash-update-component", json=payload)
+    assert resp.status_code == 200, resp.data[:500]
+    assert resp.get_json()["response"][IDS.selected_incident]["data"] == ids[1]

@@ -72,6 +72,7 @@ def _env(settings) -> dict[str, str]:
         FXWATCH_QUOTES_TOPIC=settings.quotes_topic,
         FXWATCH_DLQ_TOPIC=settings.dlq_topic,
         FXWATCH_ALERTS_TOPIC=settings.alerts_topic,
+        FXWATCH_INCIDENTS_TOPIC=settings.incidents_topic,
     )
 
 

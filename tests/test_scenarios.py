@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from fxwatch.eval.scenarios import Alert, as_alerts, merge_scores, score_scenarios, triangle_pairs
+from fxwatch.eval.scenarios import Alert, as_alerts, merge_scores, score_scenarios
 from fxwatch.sources.synthetic import EventLabel
 
 PAIRS = ("EUR/USD", "USD/JPY", "EUR/JPY", "GBP/USD", "EUR/GBP")
@@ -14,12 +14,6 @@ S = 1_000  # one second in ms
 
 def lab(eid, kind, pair, start, end):
     return EventLabel(eid, kind, pair, start * S, end * S, {})
-
-
-def test_triangle_pairs_both_orientations():
-    assert triangle_pairs("EUR/JPY", PAIRS) == {"EUR/JPY", "EUR/USD", "USD/JPY"}
-    assert triangle_pairs("EUR/GBP", PAIRS) == {"EUR/GBP", "EUR/USD", "GBP/USD"}
-    assert triangle_pairs("GBP/USD", ["GBP/USD", "USD/JPY"]) == {"GBP/USD"}
 
 
 def test_recall_delay_and_tolerance():
@@ -65,29 +59,47 @@ def test_grace_after_end():
     assert not after.events[0].detected and len(after.false_alarm_clusters) == 1
 
 
-def test_cross_break_detected_on_any_triangle_leg_only():
+def test_cross_break_detected_on_its_pair_or_its_triangle_only():
     labels = [lab("x", "cross_break", "EUR/JPY", 100, 130)]
-    on_leg = score_scenarios(
-        [Alert("USD/JPY", 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1
-    )
-    off = score_scenarios(
-        [Alert("GBP/USD", 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1
-    )
-    assert on_leg.events[0].detected and not on_leg.clusters
-    assert not off.events[0].detected and len(off.false_alarm_clusters) == 1
+
+    def score(pair):
+        return score_scenarios(
+            [Alert(pair, 101 * S, "crossrate")], labels, pairs=PAIRS, pair_hours=1
+        )
+
+    for hit in ("EUR/JPY", "EUR-JPY-USD"):
+        sc = score(hit)
+        assert sc.events[0].detected and not sc.clusters, hit
+    for miss in ("USD/JPY", "GBP/USD", "EUR-GBP-USD"):  # a leg that did not move, another pair
+        sc = score(miss)
+        assert not sc.events[0].detected and len(sc.false_alarm_clusters) == 1, miss
+    assert score("USD/JPY").summary()["leg_attribution_false_alarms"] == 1
+    assert score("EUR-GBP-USD").summary()["leg_attribution_false_alarms"] == 0
 
 
-def test_crossrate_echo_of_a_spike_is_explained_not_detection_or_false_alarm():
+def test_alert_on_a_pair_no_event_touched_is_a_false_alarm_whatever_the_detector():
     labels = [lab("s", "spike", "EUR/USD", 100, 100)]
     alerts = [
         Alert("EUR/USD", 100 * S, "zscore"),
-        Alert("EUR/JPY", 100 * S + 300, "crossrate"),
+        Alert("EUR/JPY", 100 * S + 300, "crossrate"),  # a leg of the spike's triangles: no excuse
         Alert("EUR/JPY", 100 * S + 400, "zscore"),
-    ]  # a non-cross detector on another pair is not explained
+        Alert("EUR-JPY-USD", 100 * S + 500, "crossrate"),  # a triangle id matches cross breaks only
+    ]
     sc = score_scenarios(alerts, labels, pairs=PAIRS, pair_hours=1)
-    assert sc.events[0].n_alerts == 1
-    assert sc.matched_alerts == 2
-    assert [(c.pair, c.detectors) for c in sc.false_alarm_clusters] == [("EUR/JPY", ("zscore",))]
+    assert sc.events[0].n_alerts == 1 and sc.matched_alerts == 1
+    assert [(c.pair, c.detectors, c.n_alerts) for c in sc.false_alarm_clusters] == [
+        ("EUR-JPY-USD", ("crossrate",), 1),
+        ("EUR/JPY", ("crossrate", "zscore"), 2),
+    ]
+    assert sc.summary()["leg_attribution_false_alarms"] == 1
+
+
+def test_false_alarms_are_incidents_with_the_incident_gap():
+    alerts = [Alert("EUR/USD", 1000 * S + i * 59 * S, "zscore") for i in range(3)]  # 59 s apart
+    alerts += [Alert("EUR/USD", 2000 * S, "bounds"), Alert("EUR/USD", 2060 * S, "bounds")]
+    s = score_scenarios(alerts, [], pairs=PAIRS, pair_hours=10.0).summary()
+    assert s["false_alarm_incidents"] == 3  # one of 3 alerts, then 60 s apart: two
+    assert s["fa_incidents_per_pair_hour"] == pytest.approx(0.3) == s["fa_per_pair_hour"]
 
 
 def test_false_alarms_cluster_by_pair_and_gap():
@@ -111,14 +123,19 @@ def test_legit_moves_counted_separately():
         Alert("EUR/JPY", 150 * S, "bounds"),
         Alert("USD/JPY", 150 * S, "bounds"),
         Alert("USD/JPY", 151 * S, "crossrate"),
+        Alert("EUR-JPY-USD", 152 * S, "crossrate"),  # names a triangle the move touched
     ]
     sc = score_scenarios(alerts, [], legit, pairs=PAIRS, pair_hours=1)
     s = sc.summary()
     assert s["legit_clusters"] == 2 and s["legit_events_hit"] == 1 and s["legit_events"] == 1
-    # USD/JPY bounds is plain noise (not a pair of the move); its crossrate alert is a legit echo.
-    assert [(c.pair, c.legit) for c in sc.clusters] == [("EUR/JPY", True), ("USD/JPY", True)]
-    assert sc.clusters[1].detectors == ("bounds", "crossrate")
-    assert s["false_alarm_clusters"] == 0 and s["precision"] == 0.0
+    # USD/JPY did not move: its alerts are a false alarm, whatever detector raised them
+    assert [(c.pair, c.legit) for c in sc.clusters] == [
+        ("EUR-JPY-USD", True),
+        ("EUR/JPY", True),
+        ("USD/JPY", False),
+    ]
+    assert sc.clusters[2].detectors == ("bounds", "crossrate")
+    assert s["false_alarm_clusters"] == 1 and s["leg_attribution_false_alarms"] == 1
 
 
 def test_legit_and_noise_on_same_pair_split():

@@ -22,9 +22,9 @@ def test_scenarios_cli_rejects_bad_hours(capsys):
 def test_run_scenario_builds_fresh_detectors_per_run():
     """Two runs of one seed agree exactly: no detector state leaks from one scenario into the
     next."""
-    from fxwatch.eval.scenarios import confirmed_cross, run_scenario
+    from fxwatch.eval.scenarios import run_scenario
 
-    a = run_scenario(4, 0.25, cross_factory=confirmed_cross)
-    b = run_scenario(4, 0.25, cross_factory=confirmed_cross)
+    a = run_scenario(4, 0.25)
+    b = run_scenario(4, 0.25)
     assert a[1] == b[1] and a[0].summary() == b[0].summary()
     assert a[0].events and all(e.event_id.startswith("syn4-") for e in a[0].events)

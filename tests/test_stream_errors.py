@@ -57,7 +57,12 @@ def test_unknown_query_name_is_rejected():
     from fxwatch.stream.config import PipelineConfig, expand_queries
 
     assert expand_queries(["quotes", "anomalies"]) == ("quotes", "tick_alerts", "window_alerts")
-    assert expand_queries(["alerts", "trends"]) == ("trends", "tick_alerts", "window_alerts")
+    assert expand_queries(["alerts", "trends"]) == (
+        "trends",
+        "tick_alerts",
+        "window_alerts",
+        "incidents",  # the alert path: the alerts and the incidents grouped from them
+    )
     with pytest.raises(FxwatchError, match="unknown query 'trend'"):
         expand_queries(["trend"])
     with pytest.raises(FxwatchError, match="unknown query 'trend'"):

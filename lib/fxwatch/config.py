@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -15,7 +16,9 @@ __all__ = ["Settings", "project_root", "load_dotenv_file"]
 _PREFIX = "FXWATCH_"
 # Kafka's legal topic names: 1-249 ASCII letters, digits, '.', '_', '-'; not '.' or '..'.
 _TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
-_TOPIC_FIELDS = ("quotes_topic", "dlq_topic", "alerts_topic")
+_TOPIC_FIELDS = ("quotes_topic", "dlq_topic", "alerts_topic", "incidents_topic")
+# Cassandra's legal keyspace names: a letter, then letters, digits, '_'; 48 at most.
+_KEYSPACE = re.compile(r"[A-Za-z]\w{0,47}", re.ASCII)
 
 
 def project_root() -> Path:
@@ -75,6 +78,7 @@ class Settings:
     quotes_topic: str = "fx-quotes"
     dlq_topic: str = "fx-quotes-dlq"
     alerts_topic: str = "fx-alerts"
+    incidents_topic: str = "fx-incidents"  # incidents: alerts grouped per pair/triangle
     quotes_partitions: int = 4
     # Cassandra
     cassandra_hosts: str = "127.0.0.1"  # comma-separated
@@ -175,6 +179,36 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (Settings is frozen)."""
         return replace(self, **changes)
+
+    def isolated(self, tag: str | None = None, keyspace: bool = False) -> Settings:
+        """A copy apart from every other run: each Kafka topic name ends in `-<tag>` and, with
+        `keyspace`, the keyspace name in `_<tag>` ('-' and '.' become '_').
+
+        `tag` defaults to a new random one (8 hex digits), so a rerun starts on empty topics; a
+        fixed tag (a timestamp, a test name) makes a run reproducible.
+        """
+        tag = uuid.uuid4().hex[:8] if tag is None else tag
+        if not _TOPIC.fullmatch(tag):
+            raise FxwatchError(
+                f"isolation tag {tag!r}: use letters, digits, '.', '_' or '-' (None: a random one)"
+            )
+        changes: dict[str, object] = {
+            name: f"{getattr(self, name)}-{tag}" for name in _TOPIC_FIELDS
+        }
+        if keyspace:
+            name = f"{self.keyspace}_{re.sub(r'[^A-Za-z0-9_]', '_', tag)}"
+            if not _KEYSPACE.fullmatch(name):
+                raise FxwatchError(
+                    f"keyspace {name!r} is not a Cassandra keyspace name (at most 48 letters, "
+                    "digits or '_'): use a shorter tag"
+                )
+            changes["keyspace"] = name
+        return replace(self, **changes)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Every Kafka topic these settings name (quotes, dead letters, alerts, ...)."""
+        return tuple(getattr(self, name) for name in _TOPIC_FIELDS)
 
     # ---- client configuration ----------------------------------------------------------------
     def kafka_client_config(self) -> dict[str, object]:

@@ -7,6 +7,7 @@ parse (`fxwatch.stream.read`) is generated from it; and the one dead-letter reco
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import re
@@ -55,6 +56,7 @@ __all__ = [
     "make_quote",
     "now_ms",
     "iso_ms",
+    "alert_id",
     "Reason",
 ]
 
@@ -95,6 +97,13 @@ class Reason:
 def now_ms() -> int:
     """Wall-clock time in UTC epoch milliseconds."""
     return int(time.time() * 1000)
+
+
+def alert_id(pair: str, ts_ms: int, detector: str) -> str:
+    """An alert's id: a hash of its primary key in fxwatch.alerts (pair, event time, detector), so
+    the same alert raised again (a replayed micro-batch, a rerun, the offline engine) has the same
+    id: consumers of the alerts topic de-duplicate by it, incidents list their alerts by it."""
+    return hashlib.blake2b(f"{pair}|{int(ts_ms)}|{detector}".encode(), digest_size=8).hexdigest()
 
 
 def iso_ms(t: int | datetime) -> str:

@@ -36,7 +36,8 @@ class TopicSpec:
 
 
 def topic_specs(settings) -> list[TopicSpec]:
-    """fx-quotes (key=pair, 7 days), fx-quotes-dlq (30 days), fx-alerts (30 days)."""
+    """fx-quotes (key=pair, 7 days), fx-quotes-dlq (30 days), fx-alerts (30 days), fx-incidents
+    (30 days)."""
     return [
         TopicSpec(
             settings.quotes_topic,
@@ -58,6 +59,13 @@ def topic_specs(settings) -> list[TopicSpec]:
             1,
             {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
             key="pair",
+        ),
+        TopicSpec(
+            settings.incidents_topic,
+            1,
+            1,
+            {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
+            key="pair or triangle",
         ),
     ]
 

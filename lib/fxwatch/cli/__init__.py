@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "fxwatch.cli.detect",  # detect
     "fxwatch.cli.nab",  # nab
     "fxwatch.cli.stream",  # stream run, alerts
+    "fxwatch.cli.incidents",  # incidents
     "fxwatch.cli.stats",  # job stats
     "fxwatch.cli.scenarios",  # scenarios
     "fxwatch.cli.dashboard",  # dashboard

@@ -56,8 +56,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--max-offsets",
         type=int,
-        default=50_000,
-        help="maxOffsetsPerTrigger of the pipeline's Kafka reads (0: none, one batch per query)",
+        default=0,
+        help="maxOffsetsPerTrigger of the pipeline's Kafka reads (0: none, as `stream run`)",
     )
     p.add_argument(
         "--skip",

@@ -1,4 +1,4 @@
-"""`fxwatch detect`: tick files -> the detectors -> an alerts CSV."""
+"""`fxwatch detect`: tick files -> the detectors -> an alerts CSV (and an incidents CSV)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 
+from fxwatch.cli.incidents import incidents_report
 from fxwatch.detect.bank import default_cross, default_detectors, run_detectors
+from fxwatch.detect.incidents import group_alerts
 from fxwatch.detect.io import detect_columns, write_alerts
 from fxwatch.detect.verdict import Verdict
 from fxwatch.errors import FxwatchError
 from fxwatch.sources.replay import add_file_arguments, read_columns, read_quotes
+from fxwatch.store.incidents import export_incidents_csv
 
 __all__ = ["register", "run_detect", "detect_files"]
 
@@ -27,6 +31,13 @@ def register(subparsers) -> None:
     p.add_argument("--input", nargs="+", type=Path, help=argparse.SUPPRESS)
     p.add_argument(
         "--output", required=True, help="alerts CSV to write (pair,ts,detector,score,reason)"
+    )
+    p.add_argument(
+        "--incidents",
+        metavar="CSV",
+        default=None,
+        help="also group the alerts into incidents (per pair/triangle, < 60 s apart) and write "
+        "them here (python engine)",
     )
     p.add_argument(
         "--engine", choices=("python", "spark"), default="python", help="python (default) or spark"
@@ -86,6 +97,8 @@ def run_detect(args) -> int:
             "detect needs --files (tick files, e.g. data/samples/synthetic_ticks.csv)"
         )
     if args.engine == "spark":
+        if args.incidents:
+            raise FxwatchError("--incidents needs the python engine: drop --engine spark")
         # imported here: the spark engine starts a JVM, the python engine must not wait for pyspark
         from fxwatch.stream.detect_engine import run_spark_detect
 
@@ -113,4 +126,8 @@ def run_detect(args) -> int:
     )
     if n == 0:
         print("warning: no ticks read; check --format", file=sys.stderr)
+    if args.incidents:
+        incidents = [asdict(i) for i in group_alerts(alerts)]
+        export_incidents_csv(incidents, args.incidents)
+        print(incidents_report(incidents, args.incidents))
     return 0

@@ -14,6 +14,7 @@ from fxwatch.eval.nab import (
     score_corpus,
 )
 from fxwatch.eval.nab_detectors import SCALAR_DETECTORS, score_series
+from fxwatch.eval.nab_split import out_of_sample
 
 __all__ = ["register", "run_nab"]
 
@@ -41,6 +42,12 @@ def register(subparsers) -> None:
         "--scores-from",
         default=None,
         help="score a published per-record results/<detector> folder instead of running a detector",
+    )
+    p.add_argument(
+        "--out-of-sample",
+        action="store_true",
+        help="also print the out-of-sample score: threshold chosen on one half of the files "
+        "(alternate files by name), scored on the other, both ways, averaged",
     )
     p.set_defaults(func=run_nab)
 
@@ -75,6 +82,13 @@ def run_nab(args) -> int:
     res = score_corpus(corpus, windows, profiles, scores)
     took = time.perf_counter() - t0
     print(" ".join(f"{p}={r.normalised:.1f}" for p, r in res.items()))
+    if getattr(args, "out_of_sample", False):
+        split = out_of_sample(corpus, windows, profiles, {label: scores})
+        print(
+            "out-of-sample "
+            + " ".join(f"{p}={r.out_of_sample:.1f}" for p, r in split.items())
+            + " (in-sample above)"
+        )
     print(
         f"# {label}: thresholds "
         + " ".join(f"{p}={r.threshold:.4g}" for p, r in res.items())

@@ -55,7 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     failed = [r for r in results if not r.ok]
     print(
-        f"{len(results) - len(failed)} of {len(results)} notebook(s) ran; outputs in "
+        f"{len(results) - len(failed)} of {len(results)} notebook(s) ran in "
+        f"{sum(r.seconds for r in results):.0f} s; outputs in "
         f"{results[0].output.parent if results else settings.runs_dir}"
     )
     return 1 if failed else 0

@@ -1,13 +1,15 @@
-"""`fxwatch scenarios`: labelled synthetic scenarios through the default ensemble, scored per
-event type."""
+"""`fxwatch scenarios`: labelled synthetic scenarios (the project's generator, or a benchmark
+variant with `--variant`) through the default ensemble, scored per event type."""
 
 from __future__ import annotations
 
 import json
 import time
 
+from fxwatch.detect.incidents import INCIDENT_GAP_MS
 from fxwatch.errors import FxwatchError
-from fxwatch.eval.scenarios import confirmed_cross, merge_scores, run_scenario
+from fxwatch.eval.scenarios import merge_scores, run_scenario
+from fxwatch.eval.variants import VARIANTS, run_variant
 
 __all__ = ["register", "run_scenarios", "TARGETS"]
 
@@ -54,16 +56,18 @@ def register(subparsers) -> None:
     p.add_argument(
         "--gap-s",
         type=float,
-        default=30.0,
-        help="false alarms closer than this on one pair are one cluster",
-    )
-    p.add_argument(
-        "--confirm-legs",
-        action="store_true",
-        help="CrossRate waits for a fresh quote on every leg (not yet the default)",
+        default=INCIDENT_GAP_MS / 1000,
+        help="false alarms closer than this on one pair are one incident (the incident rule's gap)",
     )
     p.add_argument(
         "--misses", action="store_true", help="also list missed events and false-alarm clusters"
+    )
+    p.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        default=None,
+        help="a benchmark generator variant (fxwatch.eval.variants) instead of the project's "
+        "generator; its own pairs, default cooldown and scorer settings",
     )
     p.set_defaults(func=run_scenarios)
 
@@ -74,14 +78,18 @@ def run_scenarios(args) -> int:
     if args.hours <= 0:
         raise FxwatchError("--hours must be positive, e.g. --hours 2")
     t0 = time.perf_counter()
+    if args.variant and args.pairs:
+        raise FxwatchError("--variant brings its own pairs: drop --pairs")
     scores = []
     for seed in args.seeds:
+        if args.variant:
+            scores.append(run_variant(args.variant, seed, args.hours)[0])
+            continue
         sc, _ = run_scenario(
             seed,
             args.hours,
             args.pairs,
             cooldown_ms=args.cooldown_ms,
-            cross_factory=confirmed_cross if args.confirm_legs else None,
             grace_ms=int(args.grace_s * 1000),
             cluster_gap_ms=int(args.gap_s * 1000),
         )
@@ -105,7 +113,7 @@ def run_scenarios(args) -> int:
     s = m.summary()
     s["seeds"] = list(args.seeds)
     s["hours"] = args.hours
-    s["confirm_legs"] = bool(args.confirm_legs)
+    s["variant"] = args.variant
     s["worst_kind_recall"] = float(kinds["recall"].min()) if len(kinds) else float("nan")
     s["meets_targets"] = bool(
         s["recall"] >= TARGETS["recall"]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import dash
 import pandas as pd
-from dash import Input, Output, State
+from dash import ALL, Input, Output, State
 
 from fxwatch.config import Settings
 from fxwatch.dashboard import components, figures
@@ -46,6 +46,10 @@ class Dashboard:
         (IDS.cards, "children"),
         (IDS.price, "figure"),
         (IDS.spread, "figure"),
+        (IDS.incidents, "children"),
+        (IDS.incident_count, "children"),
+        (IDS.evidence_title, "children"),
+        (IDS.evidence, "children"),
         (IDS.alerts, "children"),
         (IDS.alert_count, "children"),
         (IDS.detectors, "options"),
@@ -69,14 +73,69 @@ class Dashboard:
         selected: list[str] | None,
         known: list | None,
         now: datetime | None = None,
+        incident: str | None = None,
     ) -> dict:
-        """Read a fresh snapshot (its time range computed now) and build every dynamic part.
+        """Read a fresh snapshot (its time range computed now) and build every dynamic part;
+        `incident` is the id of the incident clicked (its evidence is shown and marked).
 
         Returns {(component id, property): value} for the callback's outputs, plus the plain rows
-        behind the two tables under "alert_rows" and "health_rows".
+        behind the tables under "incident_rows", "evidence_rows", "alert_rows" and "health_rows".
         """
-        snap = load_snapshot(self.source, pair, range_key or "1h", anchor or "latest", now=now)
+        snap = load_snapshot(
+            self.source, pair, range_key or "1h", anchor or "latest", now=now, incident=incident
+        )
         return self.view(snap, selected, known)
+
+    @staticmethod
+    def select_incident(clicked: str | None, n_clicks: int | None, current: str | None):
+        """The incident selection after a click on a row: that incident, or none when it was
+        already selected; a row (re)drawn without a click changes nothing (`dash.no_update`)."""
+        if not clicked or not n_clicks:
+            return dash.no_update
+        return None if clicked == current else clicked
+
+    def _incidents(self, snap: Snapshot, out: dict) -> None:
+        """The incident list (newest first), and the selected incident's evidence."""
+        rows = [
+            {
+                "incident_id": r.incident_id,
+                "start": f"{r.start:%Y-%m-%d %H:%M:%S}",
+                "key": r.key,
+                "severity": r.severity,
+                "kinds": ", ".join(r.kinds),
+                "n_alerts": int(r.n_alerts),
+                "root_cause": r.root_cause,
+            }
+            for r in snap.incidents.itertuples()
+        ]
+        chosen = snap.incident["incident_id"] if snap.incident else None
+        out["incident_rows"] = rows
+        out[(IDS.incidents, "children")] = components.incident_table(
+            rows, chosen, f"no incidents for {snap.pair} in this range"
+        )
+        counts = snap.incidents["severity"].value_counts() if rows else {}
+        by_severity = ", ".join(
+            f"{counts[s]} {s}" for s in ("high", "medium", "low") if s in counts
+        )
+        out[(IDS.incident_count, "children")] = (
+            f"{len(rows)} for {snap.pair} and its triangles in range ({by_severity}) · "
+            "click one for its evidence"
+            if rows
+            else ""
+        )
+        evidence = [_alert_row(r) for r in snap.evidence.itertuples()] if chosen else []
+        out["evidence_rows"] = evidence
+        out[(IDS.evidence_title, "children")] = (
+            f"Evidence of the {snap.incident['severity']} incident on {snap.incident['key']} "
+            f"({len(evidence)} alerts, ringed on the price chart)"
+            if chosen
+            else ""
+        )
+        out[(IDS.evidence, "children")] = (
+            components.table(components.ALERT_COLUMNS, evidence, "its alerts are not stored")
+            if chosen
+            else []
+        )
 
     def view(self, snap: Snapshot, selected: list[str] | None, known: list | None) -> dict:
         out: dict = {}
@@ -120,6 +179,13 @@ class Dashboard:
             out[(IDS.cards, "children")] = components.quote_cards(None, None, None, "—", "")
             out[(IDS.price, "figure")] = blank
             out[(IDS.spread, "figure")] = figures.empty_figure("", height=160)
+            out["incident_rows"] = out["evidence_rows"] = []
+            out[(IDS.incidents, "children")] = components.incident_table(
+                [], None, "no incidents yet"
+            )
+            out[(IDS.incident_count, "children")] = ""
+            out[(IDS.evidence_title, "children")] = ""
+            out[(IDS.evidence, "children")] = []
             out["alert_rows"] = []
             out[(IDS.alerts, "children")] = components.table(
                 components.ALERT_COLUMNS, [], "no alerts yet"
@@ -161,17 +227,9 @@ class Dashboard:
             snap.alerts[snap.alerts["detector"].isin(chosen)] if len(snap.alerts) else snap.alerts
         )
 
+        self._incidents(snap, out)
         table = alerts.head(500)
-        out["alert_rows"] = [
-            {
-                "ts": f"{r.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3],
-                "pair": r.pair,
-                "detector": r.detector,
-                "score": None if pd.isna(r.score) else float(r.score),
-                "reason": r.reason or "",
-            }
-            for r in table.itertuples()
-        ]
+        out["alert_rows"] = [_alert_row(r) for r in table.itertuples()]
         out[(IDS.alerts, "children")] = components.table(
             components.ALERT_COLUMNS, out["alert_rows"], f"no alerts for {snap.pair} in this range"
         )
@@ -183,7 +241,15 @@ class Dashboard:
 
         if len(snap.quotes) or len(snap.trends):
             out[(IDS.price, "figure")] = figures.price_figure(
-                snap.quotes, snap.trends, alerts, snap.bands, snap.pair, snap.start, snap.end
+                snap.quotes,
+                snap.trends,
+                alerts,
+                snap.bands,
+                snap.pair,
+                snap.start,
+                snap.end,
+                incident=snap.incident,
+                evidence=snap.evidence,
             )
             out[(IDS.spread, "figure")] = figures.spread_figure(
                 snap.quotes, snap.trends, snap.bands, snap.pair, snap.start, snap.end
@@ -197,6 +263,17 @@ class Dashboard:
             out[(IDS.price, "figure")] = figures.empty_figure(msg)
             out[(IDS.spread, "figure")] = figures.empty_figure("", height=200)
         return out
+
+
+def _alert_row(r) -> dict:
+    """A row of an alert table (all alerts, or an incident's evidence)."""
+    return {
+        "ts": f"{r.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3],
+        "pair": r.pair,
+        "detector": r.detector,
+        "score": None if pd.isna(r.score) else float(r.score),
+        "reason": r.reason or "",
+    }
 
 
 def create_app(
@@ -219,11 +296,26 @@ def create_app(
         Input(IDS.range, "value"),
         Input(IDS.anchor, "value"),
         Input(IDS.detectors, "value"),
+        Input(IDS.selected_incident, "data"),
         State(IDS.detectors, "options"),
     )
-    def refresh(n_intervals, pair, range_key, anchor, selected, known):
-        out = board.refresh(n_intervals, pair, range_key, anchor, selected, known)
+    def refresh(n_intervals, pair, range_key, anchor, selected, incident, known):
+        out = board.refresh(
+            n_intervals, pair, range_key, anchor, selected, known, incident=incident
+        )
         return [out[key] for key in Dashboard.OUTPUTS]
+
+    @app.callback(
+        Output(IDS.selected_incident, "data"),
+        Input({"type": IDS.incident_row, "index": ALL}, "n_clicks"),
+        State(IDS.selected_incident, "data"),
+        prevent_initial_call=True,
+    )
+    def select_incident(_clicks, current):
+        trigger = dash.ctx.triggered_id
+        clicked = trigger["index"] if isinstance(trigger, dict) else None
+        n_clicks = dash.ctx.triggered[0]["value"] if dash.ctx.triggered else None
+        return Dashboard.select_incident(clicked, n_clicks, current)
 
     app.fxwatch_board = board  # type: ignore[attr-defined]  # for tests and notebooks
     return app

@@ -1,5 +1,5 @@
-"""Layout pieces of the dashboard: controls, quote cards, charts, the alert table, the health
-panel."""
+"""Layout pieces of the dashboard: controls, quote cards, the incident list and its evidence,
+charts, the alert table, the health panel."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from fxwatch.dashboard.data import ANCHORS, RANGE_LABELS
 __all__ = [
     "ALERT_COLUMNS",
     "HEALTH_COLUMNS",
+    "INCIDENT_COLUMNS",
     "IDS",
     "EMPTY_HINT",
     "build_layout",
     "empty_state",
+    "incident_table",
     "quote_cards",
     "table",
 ]
@@ -32,6 +34,12 @@ class IDS:
     spread = "spread-graph"
     alerts = "alert-table"
     alert_count = "alert-count"
+    incidents = "incident-table"
+    incident_count = "incident-count"
+    incident_row = "incident-row"  # pattern-matching id type: {"type": incident_row, "index": id}
+    selected_incident = "selected-incident"  # dcc.Store: the incident id clicked, or None
+    evidence = "evidence-table"
+    evidence_title = "evidence-title"
     health = "health-table"
     health_note = "health-note"
     empty = "empty-state"
@@ -74,6 +82,15 @@ ALERT_COLUMNS = [
     ("score", "score"),
     ("reason", "reason"),
 ]
+INCIDENT_COLUMNS = [
+    ("start", "time (UTC)"),
+    ("key", "pair / triangle"),
+    ("severity", "severity"),
+    ("kinds", "evidence"),
+    ("n_alerts", "alerts"),
+    ("root_cause", "root cause"),
+]
+_SEVERITY_COLOUR = {"high": "#b71c1c", "medium": "#a15c00", "low": "#555"}
 HEALTH_COLUMNS = [
     ("pair", "pair"),
     ("last_ts", "last tick (UTC)"),
@@ -105,6 +122,40 @@ def table(
             )
             for r in rows
         ]
+    return html.Table(
+        [head, html.Tbody(body)],
+        style={"borderCollapse": "collapse", "width": "100%", "fontSize": "13px"},
+    )
+
+
+def incident_table(rows: list[dict], selected: str | None, empty: str) -> html.Table:
+    """The incident list: one clickable row per incident (dict with INCIDENT_COLUMNS keys and
+    `incident_id`); the selected one is highlighted, severity in colour."""
+    head = html.Thead(html.Tr([html.Th(label, style=_HEAD) for _, label in INCIDENT_COLUMNS]))
+    if not rows:
+        body = [
+            html.Tr(html.Td(empty, colSpan=len(INCIDENT_COLUMNS), style=dict(_CELL, color="#888")))
+        ]
+    else:
+        body = []
+        for r in rows:
+            cells = []
+            for key, _ in INCIDENT_COLUMNS:
+                style = _CELL
+                if key == "severity":
+                    colour = _SEVERITY_COLOUR.get(r.get(key), "#555")
+                    style = dict(_CELL, color=colour, fontWeight="600")
+                cells.append(html.Td(_fmt(r.get(key)), style=style))
+            chosen = r["incident_id"] == selected
+            body.append(
+                html.Tr(
+                    cells,
+                    id={"type": IDS.incident_row, "index": r["incident_id"]},
+                    n_clicks=0,
+                    title="show the alerts behind this incident",
+                    style={"cursor": "pointer", "background": "#e8f0fe" if chosen else None},
+                )
+            )
     return html.Table(
         [head, html.Tbody(body)],
         style={"borderCollapse": "collapse", "width": "100%", "fontSize": "13px"},
@@ -215,7 +266,7 @@ def build_layout(source_label: str, refresh_ms: int = 5000, default_range: str =
         [
             html.Div(
                 [
-                    html.H3("Alerts", style={"margin": "0", "fontSize": "16px"}),
+                    html.H3("All alerts", style={"margin": "0", "fontSize": "16px"}),
                     html.Span(id=IDS.alert_count, style={"color": "#666", "fontSize": "13px"}),
                 ],
                 style={"display": "flex", "gap": "12px", "alignItems": "baseline"},
@@ -237,6 +288,32 @@ def build_layout(source_label: str, refresh_ms: int = 5000, default_range: str =
         style=_SECTION,
     )
 
+    incidents = html.Div(
+        [
+            html.Div(
+                [
+                    html.H3("Incidents", style={"margin": "0", "fontSize": "16px"}),
+                    html.Span(id=IDS.incident_count, style={"color": "#666", "fontSize": "13px"}),
+                ],
+                style={"display": "flex", "gap": "12px", "alignItems": "baseline"},
+            ),
+            html.Div(
+                id=IDS.incidents,
+                children=incident_table([], None, "no incidents yet"),
+                style={"maxHeight": "280px", "overflowY": "auto", "marginTop": "4px"},
+            ),
+            html.Div(
+                id=IDS.evidence_title,
+                style={"color": "#444", "fontSize": "13px", "margin": "8px 0 2px"},
+            ),
+            html.Div(
+                id=IDS.evidence, children=[], style={"maxHeight": "220px", "overflowY": "auto"}
+            ),
+            dcc.Store(id=IDS.selected_incident, data=None),
+        ],
+        style=_SECTION,
+    )
+
     health = html.Div(
         [
             html.H3("Health", style={"margin": "0", "fontSize": "16px"}),
@@ -253,7 +330,8 @@ def build_layout(source_label: str, refresh_ms: int = 5000, default_range: str =
             html.Div(
                 [
                     html.H2(
-                        "fxwatch — FX rates and alerts", style={"margin": "0", "fontSize": "22px"}
+                        "fxwatch — FX rates and incidents",
+                        style={"margin": "0", "fontSize": "22px"},
                     ),
                     html.Span(id=IDS.refreshed, style={"color": "#888", "fontSize": "12px"}),
                 ],
@@ -271,6 +349,7 @@ def build_layout(source_label: str, refresh_ms: int = 5000, default_range: str =
                 children=quote_cards(None, None, None, "—", ""),
                 style={"display": "flex", "gap": "12px", "marginTop": "14px", "flexWrap": "wrap"},
             ),
+            incidents,
             dcc.Graph(id=IDS.price, config={"displaylogo": False}, style={"marginTop": "8px"}),
             dcc.Graph(id=IDS.spread, config={"displaylogo": False}),
             alerts,

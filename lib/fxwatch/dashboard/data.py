@@ -20,6 +20,7 @@ from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.schema import hour_of_week as schema_hour_of_week
 from fxwatch.store import alerts as store_alerts
+from fxwatch.store import incidents as store_incidents
 from fxwatch.store import pair_status as store_pair_status
 from fxwatch.store import stats as store_stats
 from fxwatch.store import ticks as store_ticks
@@ -28,6 +29,8 @@ from fxwatch.store.connection import connect
 
 __all__ = [
     "ALERT_COLUMNS",
+    "INCIDENT_COLUMNS",
+    "EMA_SPAN",
     "QUOTE_COLUMNS",
     "STATS_COLUMNS",
     "STATUS_COLUMNS",
@@ -43,7 +46,9 @@ __all__ = [
     "time_range",
     "days_between",
     "hour_of_week",
+    "incident_frame",
     "utc_naive",
+    "with_ema",
 ]
 
 QUOTE_COLUMNS = ["pair", "ts", "seq", "bid", "ask", "mid", "spread", "source"]
@@ -64,6 +69,22 @@ TREND_COLUMNS = [
     "ema",
 ]
 ALERT_COLUMNS = ["ts", "pair", "detector", "score", "reason", "window_start", "window_end", "value"]
+# fxwatch.detect.incidents.Incident, times as naive UTC `start` / `end`
+INCIDENT_COLUMNS = [
+    "incident_id",
+    "key",
+    "start",
+    "end",
+    "pairs",
+    "kinds",
+    "n_alerts",
+    "max_score",
+    "severity",
+    "root_cause",
+    "alert_ids",
+]
+# EMA of the window closes, in windows (computed here: the trends query no longer stores one)
+EMA_SPAN = 5
 STATS_COLUMNS = [
     "pair",
     "version",
@@ -86,6 +107,8 @@ QUOTE_ROW_LIMIT = 20_000
 RAW_QUOTES_MAX = timedelta(hours=6)
 # Longest window a trends row may span (its partition is the day of its window start).
 TREND_REACH = timedelta(hours=1)
+# How long before a range an incident may have started and still reach into it.
+INCIDENT_REACH = timedelta(hours=6)
 
 
 def utc_naive(value: datetime | pd.Timestamp | None) -> datetime | None:
@@ -102,6 +125,33 @@ def utc_naive(value: datetime | pd.Timestamp | None) -> datetime | None:
 def _epoch_ms(t: datetime) -> int:
     """A datetime (naive = UTC) -> epoch ms."""
     return (utc_naive(t) - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
+
+
+def with_ema(trends: pd.DataFrame, span: int = EMA_SPAN) -> pd.DataFrame:
+    """Trend rows with `ema`: per pair and window length, the EMA (`span` windows) of the window
+    closes (mid_avg where a close is missing), in window-end order. Computed here from the rows
+    read, whatever the stored `ema` column holds."""
+    df = trends.sort_values(["window_len", "window_end"], ignore_index=True)
+    if df.empty:
+        return df.assign(ema=pd.Series(dtype="float64"))
+    close = pd.to_numeric(df["close"], errors="coerce").fillna(df["mid_avg"])
+    keys = [df["pair"], df["window_len"]] if "pair" in df else [df["window_len"]]
+    df["ema"] = close.groupby(keys).transform(lambda c: c.ewm(span=span, adjust=False).mean())
+    return df
+
+
+def incident_frame(incidents: Iterable[dict]) -> pd.DataFrame:
+    """Incident dicts (Incident fields, times epoch ms) -> INCIDENT_COLUMNS, newest first."""
+    rows = [
+        {
+            **{c: i.get(c) for c in INCIDENT_COLUMNS},
+            "start": pd.to_datetime(i["start_ms"], unit="ms"),
+            "end": pd.to_datetime(i["end_ms"], unit="ms"),
+        }
+        for i in incidents
+    ]
+    df = _frame(rows, INCIDENT_COLUMNS)[INCIDENT_COLUMNS]
+    return df.sort_values(["start", "key"], ascending=False, ignore_index=True)
 
 
 def days_between(start: datetime, end: datetime, max_days: int = MAX_DAYS) -> list[date]:
@@ -129,6 +179,9 @@ class DataSource(Protocol):
     def quotes(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame: ...
     def trends(self, pair: str, start: datetime, end: datetime) -> pd.DataFrame: ...
     def alerts(self, start: datetime, end: datetime, pair: str | None = None) -> pd.DataFrame: ...
+    def incidents(
+        self, start: datetime, end: datetime, pair: str | None = None
+    ) -> pd.DataFrame: ...
     def bands(self, pair: str, hours: Iterable[int]) -> pd.DataFrame: ...
     def describe(self) -> str: ...
 
@@ -230,7 +283,7 @@ class CassandraSource:
                     )
                 )
         df = _ts_columns(_frame(rows, TREND_COLUMNS), ["window_start", "window_end", "updated_at"])
-        return df.sort_values(["window_len", "window_end"], ignore_index=True)
+        return with_ema(df)
 
     def alerts(self, start: datetime, end: datetime, pair: str | None = None) -> pd.DataFrame:
         start, end = utc_naive(start), utc_naive(end)
@@ -243,6 +296,20 @@ class CassandraSource:
         if pair:
             df = df[df["pair"] == pair]
         return df.sort_values("ts", ascending=False, ignore_index=True)
+
+    def incidents(self, start: datetime, end: datetime, pair: str | None = None) -> pd.DataFrame:
+        """Incidents overlapping [start, end] (of `pair`: its own and its triangles'), newest
+        first; those that started up to INCIDENT_REACH before `start` included."""
+        start, end = utc_naive(start), utc_naive(end)
+        rows = store_incidents.read_incidents(
+            self.session(),
+            self.keyspace,
+            start - INCIDENT_REACH,
+            end + timedelta(milliseconds=1),
+            pair,
+        )
+        df = incident_frame(rows)
+        return df[df["end"] >= start].reset_index(drop=True)
 
     def bands(self, pair: str, hours: Iterable[int]) -> pd.DataFrame:
         """Stats rows of the latest version (as the streaming job picks it) for these hours-of-week.
@@ -279,6 +346,7 @@ class InMemorySource:
     trend_rows: pd.DataFrame | None = None
     alert_rows: pd.DataFrame | None = None
     stats_rows: pd.DataFrame | None = None
+    incident_rows: pd.DataFrame | None = None  # INCIDENT_COLUMNS
     k: float = 4.0
     calls: list = field(default_factory=list)
 
@@ -315,7 +383,7 @@ class InMemorySource:
             & (df["window_end"] >= utc_naive(start))
             & (df["window_end"] <= utc_naive(end))
         )
-        return df[keep].sort_values(["window_len", "window_end"], ignore_index=True)
+        return with_ema(df[keep])
 
     def alerts(self, start, end, pair=None):
         self.calls.append(("alerts", start, end, pair))
@@ -324,6 +392,15 @@ class InMemorySource:
         if pair:
             df = df[df["pair"] == pair]
         return df.sort_values("ts", ascending=False, ignore_index=True)
+
+    def incidents(self, start, end, pair=None):
+        self.calls.append(("incidents", start, end, pair))
+        df = self._get(self.incident_rows, INCIDENT_COLUMNS, ["start", "end"])
+        df = df[(df["end"] >= utc_naive(start)) & (df["start"] <= utc_naive(end))]
+        if pair:
+            mine = [pair == k or pair in ps for k, ps in zip(df["key"], df["pairs"])]
+            df = df[pd.Series(mine, index=df.index, dtype=bool)]
+        return df.sort_values(["start", "key"], ascending=False, ignore_index=True)
 
     def bands(self, pair, hours):
         self.calls.append(("bands", pair, tuple(hours)))
@@ -370,6 +447,9 @@ class Snapshot:
     quotes: pd.DataFrame = field(default_factory=lambda: _frame([], QUOTE_COLUMNS))
     trends: pd.DataFrame = field(default_factory=lambda: _frame([], TREND_COLUMNS))
     alerts: pd.DataFrame = field(default_factory=lambda: _frame([], ALERT_COLUMNS))
+    incidents: pd.DataFrame = field(default_factory=lambda: _frame([], INCIDENT_COLUMNS))
+    incident: dict | None = None  # the selected incident (a row of `incidents`)
+    evidence: pd.DataFrame = field(default_factory=lambda: _frame([], ALERT_COLUMNS))
     bands: pd.DataFrame = field(default_factory=lambda: _frame([], STATS_COLUMNS))
     query_ms: float = 0.0
     error: str | None = None
@@ -398,9 +478,12 @@ def load_snapshot(
     range_key: str = "1h",
     anchor: str = "latest",
     now: datetime | None = None,
+    incident: str | None = None,
 ) -> Snapshot:
     """Read everything one refresh shows. `now` is taken at call time (never frozen at start-up).
 
+    `incident`: the id of the incident to drill into; when it is among the range's incidents, its
+    alerts (the alerts of its key between its start and end) are read as `evidence`.
     A source that cannot be reached yields an empty snapshot whose `error` says what to do.
     """
     now = utc_naive(now or datetime.now(UTC))
@@ -430,6 +513,13 @@ def load_snapshot(
             snap.quotes = source.quotes(snap.pair, snap.start, snap.end)
         snap.trends = source.trends(snap.pair, snap.start, snap.end)
         snap.alerts = source.alerts(snap.start, snap.end, snap.pair)
+        snap.incidents = source.incidents(snap.start, snap.end, snap.pair)
+        chosen = snap.incidents[snap.incidents["incident_id"] == incident] if incident else None
+        if chosen is not None and len(chosen):
+            snap.incident = chosen.iloc[0].to_dict()
+            snap.evidence = source.alerts(
+                snap.incident["start"], snap.incident["end"], snap.incident["key"]
+            )
         hours = {
             hour_of_week(snap.start + timedelta(hours=h))
             for h in range(int((snap.end - snap.start).total_seconds() // 3600) + 1)

@@ -182,6 +182,57 @@ def _add_band(fig: go.Figure, steps: pd.DataFrame, metric: str, unit: str = "") 
     )
 
 
+def _on_price(alerts: pd.DataFrame, q: pd.DataFrame | None, trends: pd.DataFrame | None):
+    """The y of each alert (sorted by ts): the price line at its time.
+
+    `value` means different things per detector (a price, a spread, a tick rate), so it is shown
+    in the hover text instead. Without ticks (long ranges) the line is the shortest window's
+    average.
+    """
+    ref = None
+    if q is not None:
+        ref = pd.DataFrame({"ts": q["ts"], "ref": (q["bid"] + q["ask"]) / 2})
+    elif trends is not None and len(trends):
+        shortest = trends[trends["window_len"] == trends["window_len"].min()]
+        ref = pd.DataFrame({"ts": shortest["window_end"], "ref": shortest["mid_avg"]})
+    if ref is not None and len(ref):
+        ref = ref.dropna().sort_values("ts")
+        return pd.merge_asof(alerts[["ts"]], ref, on="ts", direction="nearest")["ref"].values
+    return alerts["value"] if "value" in alerts else None
+
+
+def _add_incident(fig: go.Figure, incident: dict, evidence: pd.DataFrame, q, trends) -> None:
+    """The selected incident: its span shaded, its alerts ringed on the price line."""
+    key, severity = incident.get("key", ""), incident.get("severity", "")
+    fig.add_vrect(
+        x0=incident["start"],
+        x1=max(incident["end"], incident["start"] + timedelta(seconds=2)),  # visible if instant
+        fillcolor="rgba(214,39,40,0.10)",
+        line_width=0,
+        layer="below",
+    )
+    if evidence is None or not len(evidence):
+        return
+    e = evidence.sort_values("ts").copy()
+    e["y"] = _on_price(e, q, trends)
+    fig.add_trace(
+        go.Scatter(
+            x=e["ts"],
+            y=e["y"],
+            mode="markers",
+            name=f"incident {key} ({severity}): evidence",
+            marker={
+                "symbol": "circle-open",
+                "size": 20,
+                "color": "#d62728",
+                "line": {"width": 2.5},
+            },
+            customdata=e[["detector", "reason"]].values,
+            hovertemplate="%{customdata[0]}: %{customdata[1]}<extra>evidence</extra>",
+        )
+    )
+
+
 def price_figure(
     quotes: pd.DataFrame,
     trends: pd.DataFrame,
@@ -190,8 +241,11 @@ def price_figure(
     pair: str = "",
     start: datetime | None = None,
     end: datetime | None = None,
+    incident: dict | None = None,
+    evidence: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Bid, ask and mid (full prices), windowed averages at their WINDOW END, bands and alerts."""
+    """Bid, ask and mid (full prices), windowed averages at their WINDOW END, bands and alerts;
+    with `incident` (a row of data.INCIDENT_COLUMNS), its span and its `evidence` alerts."""
     fig = go.Figure()
     q = _thin(quotes.sort_values("ts")) if quotes is not None and len(quotes) else None
     if q is not None:
@@ -246,20 +300,7 @@ def price_figure(
         _add_band(fig, band_steps(bands, start, end, metric), metric)
     if alerts is not None and len(alerts):
         a = alerts.sort_values("ts").copy()
-        # On the price line at the alert's time: `value` means different things per detector
-        # (a price, a spread, a tick rate), so it is shown in the hover text instead. Without
-        # ticks (long ranges) the line is the shortest window's average.
-        ref = None
-        if q is not None:
-            ref = pd.DataFrame({"ts": q["ts"], "ref": (q["bid"] + q["ask"]) / 2})
-        elif trends is not None and len(trends):
-            shortest = trends[trends["window_len"] == trends["window_len"].min()]
-            ref = pd.DataFrame({"ts": shortest["window_end"], "ref": shortest["mid_avg"]})
-        if ref is not None and len(ref):
-            ref = ref.dropna().sort_values("ts")
-            a["y"] = pd.merge_asof(a[["ts"]], ref, on="ts", direction="nearest")["ref"].values
-        else:
-            a["y"] = a["value"] if "value" in a else None
+        a["y"] = _on_price(a, q, trends)
         for i, (det, g) in enumerate(a.groupby("detector", sort=True)):
             fig.add_trace(
                 go.Scatter(
@@ -281,6 +322,8 @@ def price_figure(
                     + "</extra>",
                 )
             )
+    if incident is not None:
+        _add_incident(fig, incident, evidence, q, trends)
     title = f"{pair} price" if pair else "price"
     _base_layout(fig, title, 440, uirevision=pair)
     fig.update_yaxes(title_text="price", tickformat=".5~f" if "JPY" not in pair.upper() else ".3~f")

@@ -1,5 +1,5 @@
-"""A small deterministic set of dashboard rows (quotes, trends, alerts, stats), and a Cassandra
-seeder.
+"""A small deterministic set of dashboard rows (quotes, trends, alerts, incidents, stats), and a
+Cassandra seeder.
 
 Used by the tests, the browser screenshot test and notebook 06 when asked to show the dashboard
 without running the pipeline. Rows are shaped exactly like the streaming job's.
@@ -8,14 +8,17 @@ without running the pipeline. Rows are shaped exactly like the streaming job's.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fxwatch.dashboard.data import hour_of_week, utc_naive
+from fxwatch.dashboard.data import hour_of_week, incident_frame, utc_naive
+from fxwatch.detect.incidents import group_alerts
 from fxwatch.store import alerts as store_alerts
+from fxwatch.store import incidents as store_incidents
 from fxwatch.store import pair_status as store_pair_status
 from fxwatch.store import stats as store_stats
 from fxwatch.store import ticks as store_ticks
@@ -33,8 +36,8 @@ def sample_frames(
     tick_ms: int = 1000,
     seed: int = 7,
 ) -> dict[str, pd.DataFrame]:
-    """Quotes every `tick_ms` for `minutes` up to `end`, 1m trends, two alerts per pair, and
-    stats."""
+    """Quotes every `tick_ms` for `minutes` up to `end`, 1m trends, two alerts per pair (one
+    incident each, grouped by fxwatch.detect.incidents), and stats."""
     rng = np.random.default_rng(seed)
     end = utc_naive(end).replace(microsecond=0)
     start = end - timedelta(minutes=minutes)
@@ -80,7 +83,6 @@ def sample_frames(
         agg = agg.reset_index().rename(columns={"ts": "window_start"})
         agg["window_end"] = agg["window_start"] + timedelta(minutes=1)
         agg["pair"], agg["window_len"] = pair, "1m"
-        agg["ema"] = agg["mid_avg"].ewm(span=5).mean()
         trends.append(agg)
         for det, i, score in (("zscore", spike, 0.97), ("spread", spike + 2, 0.81)):
             alerts.append(
@@ -133,13 +135,20 @@ def sample_frames(
                 "updated_at": ts[-1].to_pydatetime(),
             }
         )
+    alerts_df = pd.DataFrame(alerts)
     return {
         "status": pd.DataFrame(status),
         "quotes": pd.concat(quotes, ignore_index=True),
         "trends": pd.concat(trends, ignore_index=True),
-        "alerts": pd.DataFrame(alerts),
+        "alerts": alerts_df,
+        "incidents": incident_frame(asdict(i) for i in _incidents(alerts_df)),
         "stats": pd.DataFrame(stats),
     }
+
+
+def _incidents(alerts: pd.DataFrame) -> list:
+    """The incidents of the sample alerts (the same grouping as both engines)."""
+    return group_alerts({**a, "ts": _epoch_ms(a["ts"])} for a in _records(alerts))
 
 
 def _nan_to_none(v):
@@ -206,6 +215,9 @@ def seed_cassandra(
         "quotes": len(q),
         "trends": store_trends.write_trend_rows(session, keyspace, trend_rows),
         "alerts": store_alerts.insert_alerts(session, alerts, keyspace),
+        "incidents": store_incidents.insert_incidents(
+            session, [asdict(i) for i in _incidents(frames["alerts"])], keyspace
+        ),
         "stats": store_stats.write_stats_rows(session, keyspace, stats_rows),
         "pair_status": store_pair_status.write_pair_status_rows(session, keyspace, status_rows),
     }

@@ -13,14 +13,17 @@ from fxwatch.detect.spread import SpreadBlowout
 from fxwatch.detect.stale import StaleQuote
 from fxwatch.detect.tickrate import TickRate
 from fxwatch.detect.triangle import CrossRate
+from fxwatch.detect.venue import BaseRate, DecayedQuantile, scheduled_release
 from fxwatch.detect.verdict import Detector, QuoteView, Verdict
 from fxwatch.detect.zscore import RobustZScore
 
 __all__ = [
     "AlertDeduper",
+    "BaseRate",
     "CrossRate",
     "CrossedQuote",
     "Cusum",
+    "DecayedQuantile",
     "Detector",
     "Ensemble",
     "FrozenPair",
@@ -38,5 +41,6 @@ __all__ = [
     "default_detectors",
     "detect_columns",
     "run_detectors",
+    "scheduled_release",
     "write_alerts",
 ]

@@ -1,10 +1,12 @@
-"""The one detector bank: per-pair ensembles plus cross-pair detectors per currency triangle.
+"""The one detector bank: per-pair ensembles plus cross-pair detectors per group of triangles.
 
 Every engine runs detection through this module: the offline runner (`run_detectors`, `fxwatch
 detect`), the streaming job's stateful operator (`fxwatch.stream.tick_alerts`, one state per key)
-and the scenario scorer. A quote goes to the state of its pair (`pair_key`) and to the state of
-every watched currency triangle that contains its pair (`triangle_keys`): no state ever sees all
-pairs, so Spark can spread the keys over executors.
+and the scenario scorer. A quote goes to the state of its pair and, when its pair is a leg of a
+watched currency triangle, to the state of that triangle's connected component (triangles sharing
+a leg: `cross_keys`), so the cross-rate detector can tell which leg of a broken triangle moved.
+Pair keys spread over executors; a group of triangles sharing legs is one key (the default pairs
+make one group of five pairs), so the cross-rate work of one group runs serially in one task.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from fxwatch.detect.silent import FrozenPair
 from fxwatch.detect.spread import SpreadBlowout
 from fxwatch.detect.stale import StaleQuote
 from fxwatch.detect.tickrate import TickRate
-from fxwatch.detect.triangle import CrossRate, triangles_by_pair
+from fxwatch.detect.triangle import CrossRate, components_by_pair
 from fxwatch.detect.verdict import QuoteView, Verdict
 from fxwatch.detect.zscore import RobustZScore
 from fxwatch.schema import Quote
 
 __all__ = [
+    "STATE_VERSION",
     "WATCHED_PAIRS",
     "cross_factory",
+    "cross_keys",
     "CrossDetectors",
     "PairDetectorBank",
     "default_cross",
@@ -38,6 +42,13 @@ __all__ = [
     "run_detectors",
     "state_keys",
 ]
+
+# The layout of the pickled detector states (and of their keys). The streaming job keeps them in its
+# tick-alerts checkpoint, one folder per version (`PipelineConfig.checkpoint`): a release that
+# changes a detector's state or the keys bumps this, and the new job starts a fresh state from the
+# topic's start instead of unpickling a state it cannot read (alerts are idempotent by id, so the
+# replay stores none twice). Version 2: cross-rate states per component of triangles.
+STATE_VERSION = 2
 
 # The pairs whose currency triangles the cross-pair detectors watch (both engines, same default):
 # the pairs of the synthetic generator, the benchmarks and the bundled real ticks. Their triangles
@@ -100,8 +111,15 @@ def cross_factory(cross) -> Callable[[], list] | None:
     return (lambda: copy.deepcopy(template)) if template else None
 
 
+def cross_keys(pairs: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """pair -> the cross-pair state keys its quotes also go to: the key of its component of
+    watched triangles ('EUR-GBP-JPY-USD' for the default pairs), one per pair; pairs in no
+    triangle are absent. Both engines fan out by this map."""
+    return {p: (k,) for p, k in components_by_pair(pairs).items()}
+
+
 def state_keys(pair: str, triangles: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """The state keys a quote of `pair` goes to: the pair itself, then its watched triangles."""
+    """The state keys a quote of `pair` goes to: the pair itself, then its `cross_keys`."""
     return (pair, *triangles.get(pair, ()))
 
 
@@ -111,8 +129,9 @@ def new_state(
     cross: Callable[[], list] | None,
     cooldown_ms: int = 60_000,
 ):
-    """A fresh detector state for a key: a pair ('EUR/USD') gets its Ensemble, a triangle
-    ('EUR-JPY-USD') its CrossDetectors. Both answer `update_many(quote) -> [Verdict]`."""
+    """A fresh detector state for a key: a pair ('EUR/USD') gets its Ensemble, a component of
+    triangles ('EUR-GBP-JPY-USD') its CrossDetectors. Both answer `update_many(quote) ->
+    [Verdict]`."""
     if "/" in key:
         return Ensemble(factory(), cooldown_ms)
     return CrossDetectors(cross() if cross else [], cooldown_ms)
@@ -121,8 +140,9 @@ def new_state(
 class PairDetectorBank:
     """Every key's state in one process: what the streaming job keeps in Spark's state store.
 
-    `update(quote)` returns the new alerts of the quote's pair and of each watched triangle holding
-    it. States pickle (`get_state`/`set_state` move one key's state as bytes).
+    `update(quote)` returns the new alerts of the quote's pair and of the watched triangles holding
+    it (their component's state; `cross_keys`). States pickle (`get_state`/`set_state` move one
+    key's state as bytes).
     """
 
     def __init__(
@@ -135,7 +155,7 @@ class PairDetectorBank:
         self.factory = factory
         self.cross = cross_factory(cross)
         self.cooldown_ms = cooldown_ms
-        self.triangles = triangles_by_pair(pairs) if self.cross else {}
+        self.triangles = cross_keys(pairs) if self.cross else {}
         self.states: dict[str, object] = {}
 
     @property

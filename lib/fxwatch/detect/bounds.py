@@ -18,19 +18,30 @@ class HistoricalBounds:
 
     Defaults: window_ms=60_000 (tumbling), history=30 windows, k=4.0, method='meanstd'
     ('mad' = median ± k·1.4826·MAD). Bounds are centre ± k·scale of the history of window means,
-    widened by the mean intra-window std. `bounds={'EUR/USD': (lo, hi)}` supplies them from history;
-    otherwise they are learnt online and nothing alerts until `min_windows=5` windows have closed.
+    widened by the mean intra-window std. A mid must clear a bound by margin=0.5 of the bounds'
+    half-width to alert: a trending market grazing a bound it set itself a few minutes earlier is
+    not an anomaly (margin=0 is the classic rule). `bounds={'EUR/USD': (lo, hi)}` supplies them
+    from history; otherwise they are learnt online and nothing alerts until `min_windows=5`
+    windows have closed.
     """
 
     name = "bounds"
 
     def __init__(
-        self, window_ms=60_000, history=30, k=4.0, method="meanstd", min_windows=5, bounds=None
+        self,
+        window_ms=60_000,
+        history=30,
+        k=4.0,
+        method="meanstd",
+        min_windows=5,
+        bounds=None,
+        margin=0.5,
     ):
         if method not in ("meanstd", "mad"):
             raise ValueError("method must be 'meanstd' or 'mad'")
         self.window_ms, self.k, self.method, self.min_windows = window_ms, k, method, min_windows
         self.fixed = dict(bounds or {})
+        self.margin = margin
         self.means: deque = deque(maxlen=history)
         self.stds: deque = deque(maxlen=history)
         self.win_id = None
@@ -69,6 +80,8 @@ class HistoricalBounds:
             return None
         half = max((hi - lo) * 0.5, 1e-12)
         excess = (lo - mid if mid < lo else mid - hi) / half
+        if excess < self.margin:
+            return None
         score = 1.0 - math.exp(-3.0 * excess) * 0.5
         side = "below" if mid < lo else "above"
         return Verdict(

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from fxwatch.eval.contextual import ContextualNovelty, RecentMaxGate
+from fxwatch.eval.nab_river import RIVER_DETECTORS, RiverHalfSpaceTrees
 
 __all__ = [
     "ScalarDetector",
@@ -24,6 +25,7 @@ __all__ = [
     "WeightedMax",
     "SCALAR_DETECTORS",
     "classic_gated",
+    "river_hst_gated",
     "contextual_nab",
     "fxwatch_ctx",
     "fxwatch_nab",
@@ -210,6 +212,13 @@ def classic_gated(probation: int) -> RestGate:
     return RestGate(RankCalibrated(ClassicBounds()), threshold=0.99, rest=max(1, probation // 5))
 
 
+def river_hst_gated(probation: int, inner=None) -> RestGate:
+    """river's HalfSpaceTrees, rank-calibrated per series and gated like the classic rule
+    (`inner`: another source of raw HST scores, e.g. a replay of a cached run)."""
+    hst = RiverHalfSpaceTrees(probation) if inner is None else inner
+    return RestGate(RankCalibrated(hst), threshold=0.99, rest=max(1, probation // 5))
+
+
 SCALAR_DETECTORS: dict[str, Callable[[int], object]] = {
     "classic": lambda probation: ClassicBounds(),
     "classic-gated": classic_gated,
@@ -217,8 +226,11 @@ SCALAR_DETECTORS: dict[str, Callable[[int], object]] = {
     "fxwatch-ctx": fxwatch_ctx,
     "level": lambda probation: LevelNovelty(probation),
     "fxwatch": fxwatch_nab,
+    **RIVER_DETECTORS,
+    "river-hst-gated": river_hst_gated,
 }
-"""Name -> factory(probation_rows) of a fresh scalar detector (`fxwatch nab --detector`)."""
+"""Name -> factory(probation_rows) of a fresh scalar detector (`fxwatch nab --detector`); the
+river-* ones are river's online detectors (`fxwatch.eval.nab_river`)."""
 
 
 def score_series(

@@ -1,4 +1,4 @@
-"""Labelled-scenario scorer: event recall, detection delay, false-alarm clusters and precision
+"""Labelled-scenario scorer: event recall, detection delay, false-alarm incidents and precision
 per event type."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from fxwatch.detect.bank import PairDetectorBank, default_cross, default_detectors
-from fxwatch.detect.triangle import CrossRate
+from fxwatch.detect.incidents import INCIDENT_GAP_MS, group_alerts
+from fxwatch.detect.triangle import triangles_by_pair
 from fxwatch.sources.synthetic import DEFAULT_SYNTH_PAIRS, SyntheticConfig, generate
 
 __all__ = [
@@ -19,19 +20,17 @@ __all__ = [
     "AlarmCluster",
     "ScenarioScore",
     "as_alerts",
-    "triangle_pairs",
     "score_scenarios",
     "merge_scores",
     "detect_offline",
     "run_scenario",
     "SCENARIO_START_MS",
-    "confirmed_cross",
     "alerts_frame",
     "flagged_between",
 ]
 
-CROSS_KINDS = ("cross_break",)  # events any leg of a triangle may reveal
-CROSS_DETECTORS = ("crossrate",)  # detectors that cannot tell which leg of a triangle is wrong
+CROSS_KINDS = ("cross_break",)  # events an alert naming their triangle (its id) also matches
+CROSS_DETECTORS = ("crossrate",)  # detectors that attribute a break to a leg (or the triangle)
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,8 @@ class EventResult:
 
 @dataclass(frozen=True)
 class AlarmCluster:
-    """Alerts on one pair outside every labelled window, no two consecutive ones more than the
-    gap apart."""
+    """One false-alarm incident: alerts on one pair (or triangle id) outside every labelled
+    window, each less than the incident gap after the previous one."""
 
     pair: str
     start_ts: int
@@ -82,7 +81,7 @@ class AlarmCluster:
 
 @dataclass
 class ScenarioScore:
-    """Scored scenario(s): per-event outcomes, unmatched alert clusters and the pair-hours
+    """Scored scenario(s): per-event outcomes, unmatched alert incidents and the pair-hours
     observed."""
 
     events: list[EventResult]
@@ -92,6 +91,7 @@ class ScenarioScore:
     legit_events: int = 0
     legit_events_hit: int = 0
     params: dict = field(default_factory=dict)
+    leg_attribution_false_alarms: int = 0  # unmatched cross-rate alerts on a leg that did not move
 
     @property
     def false_alarm_clusters(self) -> list[AlarmCluster]:
@@ -161,8 +161,9 @@ class ScenarioScore:
         )
 
     def summary(self) -> dict:
-        """Headline figures: recall, delay p50/p90 (s), false-alarm clusters per pair-hour,
-        precision."""
+        """Headline figures: recall, delay p50/p90 (s), false-alarm incidents per pair-hour
+        (`false_alarm_clusters` and `fa_per_pair_hour` are the same count under their old names),
+        leg-attribution false alarms, precision."""
         n = len(self.events)
         det = [e for e in self.events if e.detected]
         delays = np.array([e.delay_ms for e in det], dtype=float) / 1000.0
@@ -181,6 +182,9 @@ class ScenarioScore:
             "false_alarm_clusters": fa,
             "pair_hours": self.pair_hours,
             "fa_per_pair_hour": fa / self.pair_hours if self.pair_hours else float("nan"),
+            "false_alarm_incidents": fa,
+            "fa_incidents_per_pair_hour": fa / self.pair_hours if self.pair_hours else float("nan"),
+            "leg_attribution_false_alarms": self.leg_attribution_false_alarms,
             "legit_clusters": lg,
             "legit_events": self.legit_events,
             "legit_events_hit": self.legit_events_hit,
@@ -237,29 +241,15 @@ def as_alerts(alerts) -> list[Alert]:
     return out
 
 
-def triangle_pairs(pair: str, universe: Iterable[str]) -> set[str]:
-    """`pair` plus every pair of `universe` that closes a triangle with it (A/B with A/C and C/B,
-    either way round)."""
-    if "/" not in pair:
-        return {pair}
-    a, b = pair.split("/", 1)
-    legs = {frozenset(p.split("/", 1)): p for p in universe if "/" in p}
-    out = {pair}
-    ccys = {c for k in legs for c in k}
-    for c in ccys - {a, b}:
-        l1, l2 = legs.get(frozenset((a, c))), legs.get(frozenset((c, b)))
-        if l1 and l2:
-            out.update((l1, l2))
-    return out
-
-
 def _windows(labels, universe, tolerance_ms, grace_ms, triangle_kinds):
-    """Per label: (label, set of pairs, lo, hi)."""
+    """Per label: (label, set of keys an alert may name, lo, hi). The keys are the label's pairs,
+    plus, for `triangle_kinds`, the ids of the watched triangles holding one of them."""
+    tris = triangles_by_pair(p for p in universe if "/" in p)
     out = []
     for e in labels:
         pairs = set(e.pair.split(";"))
         if e.kind in triangle_kinds:
-            pairs = set().union(*(triangle_pairs(p, universe) for p in pairs))
+            pairs |= {t for p in list(pairs) for t in tris.get(p, ())}
         out.append((e, pairs, e.start_ts - tolerance_ms, e.end_ts + grace_ms))
     return out
 
@@ -276,47 +266,53 @@ def score_scenarios(
     pair_hours: float | None = None,
     tolerance_ms: int = 1_000,
     grace_ms: int = 30_000,
-    cluster_gap_ms: int = 30_000,
+    cluster_gap_ms: int | None = None,
     triangle_kinds: Sequence[str] = CROSS_KINDS,
     cross_detectors: Sequence[str] = CROSS_DETECTORS,
 ) -> ScenarioScore:
     """Match alerts to labelled events (EventLabel-like: event_id, kind, pair, start_ts, end_ts).
 
-    An event is detected by an alert on its pair (any triangle leg for `triangle_kinds`) with ts in
-    [start − tolerance_ms, end + grace_ms]; its delay is the first such alert's raise time − start
-    (clipped at 0). A cross-rate alert on a triangle leg of any event is explained by it (not a
-    false alarm, not a detection), and on a triangle leg of a legitimate move it is a legit
-    cluster. Remaining alerts are clustered per pair (gap ≤ cluster_gap_ms): a cluster touching a
-    legitimate move's window (same pairs, same margins) is a legit cluster, else a false alarm.
+    One rule for every detector and every generator: an event is detected by an alert on its pair
+    (for `triangle_kinds`, also an alert naming a watched triangle that holds its pair, e.g.
+    'EUR-JPY-USD') with ts in [start − tolerance_ms, end + grace_ms]; its delay is the first such
+    alert's raise time − start (clipped at 0). Every other alert is unmatched: an alert on a pair
+    no event touched is a false alarm, whatever detector raised it. Unmatched alerts become
+    incidents (`fxwatch.detect.incidents.group_alerts`: same pair or triangle, each alert less than
+    `cluster_gap_ms`, default INCIDENT_GAP_MS, after the previous one); an incident touching a
+    legitimate move's window (its pairs, or a triangle holding one of them, same margins) is a
+    legit cluster, else a false-alarm incident. Unmatched `cross_detectors` alerts on a leg pair
+    outside every event and legitimate move are counted as leg-attribution false alarms.
     `pair_hours` defaults to len(pairs) × the span of alerts and labels in hours.
     """
+    gap_ms = INCIDENT_GAP_MS if cluster_gap_ms is None else cluster_gap_ms
     alerts = sorted(as_alerts(alerts), key=lambda a: (a.pair, a.ts_ms))
     labels, legit = list(labels), list(legit)
     universe = (
         set(pairs or ())
-        | {a.pair for a in alerts}
+        | {a.pair for a in alerts if "/" in a.pair}
         | {p for e in labels + legit for p in e.pair.split(";")}
     )
     wins = _windows(labels, universe, tolerance_ms, grace_ms, triangle_kinds)
-    # Cross-rate detectors cannot localise the bad leg: any triangle leg of any event explains them.
-    cross_wins = _windows(labels, universe, tolerance_ms, grace_ms, {e.kind for e in labels})
-    legit_wins = _windows(legit, universe, tolerance_ms, grace_ms, ())
-    legit_cross_wins = _windows(legit, universe, tolerance_ms, grace_ms, {e.kind for e in legit})
+    # a legitimate move touches its pairs and, for an alert naming a triangle, each triangle of them
+    legit_wins = _windows(legit, universe, tolerance_ms, grace_ms, {e.kind for e in legit})
     hits: dict[str, list[Alert]] = {e.event_id: [] for e in labels}
     legit_hit: set[str] = set()
     unmatched: list[tuple[Alert, bool]] = []
     matched = 0
+    leg_false = 0
     cross_set = set(cross_detectors)
     for a in alerts:
         ws = _inside(a, wins)
         for w in ws:
             hits[w[0].event_id].append(a)
-        if ws or (a.detector in cross_set and _inside(a, cross_wins)):
+        if ws:
             matched += 1
             continue
-        lw = _inside(a, legit_cross_wins if a.detector in cross_set else legit_wins)
+        lw = _inside(a, legit_wins)
         for w in lw:
             legit_hit.add(w[0].event_id)
+        if not lw and a.detector in cross_set and "/" in a.pair:
+            leg_false += 1
         unmatched.append((a, bool(lw)))
     events = []
     for e in labels:
@@ -340,45 +336,52 @@ def score_scenarios(
             events.append(
                 EventResult(e.event_id, e.kind, e.pair, e.start_ts, e.end_ts, False, None, None, 0)
             )
-    clusters = _cluster(unmatched, cluster_gap_ms)
+    clusters = _cluster(unmatched, gap_ms)
     if pair_hours is None:
         stamps = [a.ts_ms for a in alerts] + [
             t for e in labels + legit for t in (e.start_ts, e.end_ts)
         ]
         span_h = (max(stamps) - min(stamps)) / 3_600_000 if stamps else 0.0
         pair_hours = len(set(pairs) if pairs else universe) * span_h
-    params = {"tolerance_ms": tolerance_ms, "grace_ms": grace_ms, "cluster_gap_ms": cluster_gap_ms}
+    params = {"tolerance_ms": tolerance_ms, "grace_ms": grace_ms, "cluster_gap_ms": gap_ms}
     return ScenarioScore(
-        events, clusters, float(pair_hours), matched, len(legit), len(legit_hit), params
+        events,
+        clusters,
+        float(pair_hours),
+        matched,
+        len(legit),
+        len(legit_hit),
+        params,
+        leg_false,
     )
 
 
 def _cluster(unmatched: list[tuple[Alert, bool]], gap_ms: int) -> list[AlarmCluster]:
-    """Group (alert, in-legit-window) per pair into clusters split by gaps > gap_ms."""
+    """Unmatched (alert, in-legit-window) pairs as incidents (`group_alerts`), one AlarmCluster
+    each; legit when any of its alerts lies in a legitimate move's window."""
+    legit_at = {(a.pair, a.ts_ms, a.detector) for a, lg in unmatched if lg}
+    rows = [
+        {"pair": a.pair, "ts": a.ts_ms, "detector": a.detector, "score": a.score, "reason": ""}
+        for a, _ in unmatched
+    ]
     out = []
-    cur: list[tuple[Alert, bool]] = []
-
-    def close():
-        if cur:
-            al = [a for a, _ in cur]
-            out.append(
-                AlarmCluster(
-                    al[0].pair,
-                    al[0].ts_ms,
-                    al[-1].ts_ms,
-                    len(al),
-                    tuple(sorted({a.detector for a in al})),
-                    any(lg for _, lg in cur),
-                )
+    for inc in group_alerts(rows, gap_ms=gap_ms):
+        members = [
+            (a.pair, a.ts_ms, a.detector)
+            for a, _ in unmatched
+            if a.pair == inc.key and inc.start_ms <= a.ts_ms <= inc.end_ms
+        ]
+        out.append(
+            AlarmCluster(
+                inc.key,
+                inc.start_ms,
+                inc.end_ms,
+                inc.n_alerts,
+                tuple(inc.kinds),
+                any(m in legit_at for m in members),
             )
-
-    for a, lg in sorted(unmatched, key=lambda x: (x[0].pair, x[0].ts_ms)):
-        if cur and (a.pair != cur[-1][0].pair or a.ts_ms - cur[-1][0].ts_ms > gap_ms):
-            close()
-            cur = []
-        cur.append((a, lg))
-    close()
-    return out
+        )
+    return sorted(out, key=lambda c: (c.pair, c.start_ts))
 
 
 def merge_scores(scores: Iterable[ScenarioScore]) -> ScenarioScore:
@@ -393,6 +396,7 @@ def merge_scores(scores: Iterable[ScenarioScore]) -> ScenarioScore:
         sum(s.legit_events for s in scores),
         sum(s.legit_events_hit for s in scores),
         dict(scores[0].params) if scores else {},
+        sum(s.leg_attribution_false_alarms for s in scores),
     )
 
 
@@ -445,13 +449,6 @@ def run_scenario(
         alerts, res.labels, res.legit, pairs=pairs, pair_hours=len(pairs) * hours, **score_kw
     )
     return score, alerts
-
-
-def confirmed_cross() -> list:
-    """default_cross() with CrossRate waiting for a fresh quote on every leg (confirm_legs=True)."""
-    return [
-        CrossRate(confirm_legs=True) if isinstance(d, CrossRate) else d for d in default_cross()
-    ]
 
 
 def alerts_frame(alerts) -> pd.DataFrame:

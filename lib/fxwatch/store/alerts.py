@@ -12,6 +12,7 @@ from fxwatch.schema import alert_id, iso_ms  # alert_id: re-exported, its home i
 from fxwatch.store.names import qualified
 from fxwatch.store.session import (
     EPOCH_DATE_OFFSET,
+    day_partitioned_span,
     insert_cql,
     prepared,
     resolve,
@@ -189,23 +190,8 @@ def export_alerts_csv(alerts: list[dict], path: str | Path) -> int:
 
 def alert_span(target, keyspace: str | None = None) -> tuple[int, datetime | None, datetime | None]:
     """(count, first ts, last ts) of all alerts in the keyspace — what an empty window is
-    missing; (0, None, None) when there are none. One aggregate per UTC day partition."""
-    session, ks = resolve(target, keyspace)
-    table = qualified(ks, "alerts")
-    days = [r.day for r in session.execute(prepared(session, f"SELECT DISTINCT day FROM {table}"))]
-    stmt = prepared(
-        session,
-        f"SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM {table} WHERE day = ?",
-    )
-    count, first, last = 0, None, None
-    for day in days:
-        row = session.execute(stmt, (day,)).one()
-        if row is None or not row.n:
-            continue
-        count += row.n
-        first = row.first if first is None else min(first, row.first)
-        last = row.last if last is None else max(last, row.last)
-    return count, first, last
+    missing; (0, None, None) when there are none."""
+    return day_partitioned_span(target, keyspace, "alerts", "ts")
 
 
 def empty_window_note(

@@ -57,6 +57,17 @@ TABLES: dict[str, str] = {
             value double, created_at timestamp,
             PRIMARY KEY ((day), ts, pair, detector)
         ) WITH CLUSTERING ORDER BY (ts DESC, pair ASC, detector ASC)""",
+    # Incidents: alerts of one pair or triangle close in time, grouped and explained
+    # (fxwatch.detect.incidents); one partition per UTC day of the start, newest first. The id is a
+    # hash of key and start, so a replayed batch or a rerun overwrites its own rows.
+    "incidents": """
+        CREATE TABLE IF NOT EXISTS {table} (
+            day date, start_ts timestamp, incident_id text, incident_key text,
+            end_ts timestamp, pairs list<text>, kinds list<text>, alert_ids list<text>,
+            n_alerts int, max_score double, severity text, root_cause text,
+            created_at timestamp,
+            PRIMARY KEY ((day), start_ts, incident_id)
+        ) WITH CLUSTERING ORDER BY (start_ts DESC, incident_id ASC)""",
     # Historical statistics per pair, hour-of-week and metric, versioned by the job's as-of date.
     "stats": """
         CREATE TABLE IF NOT EXISTS {table} (

@@ -20,6 +20,7 @@ __all__ = [
     "with_retry",
     "write_rows",
     "insert_cql",
+    "day_partitioned_span",
 ]
 
 _SESSIONS: dict[tuple, tuple] = {}  # (hosts, port, keyspace) -> (cluster, session): one per process
@@ -151,3 +152,26 @@ def write_rows(
         if not ok:
             raise result
     return len(rows)
+
+
+def day_partitioned_span(target, keyspace: str | None, table: str, ts_column: str) -> tuple:
+    """(count, min, max of `ts_column`) over every UTC `day` partition of `table`; (0, None, None)
+    when it is empty. One aggregate per partition (no full-table aggregate in Cassandra)."""
+    session, ks = resolve(target, keyspace)
+    name = qualified(ks, table)
+    days = [r.day for r in session.execute(prepared(session, f"SELECT DISTINCT day FROM {name}"))]
+    column = cql_identifier(ts_column)
+    stmt = prepared(
+        session,
+        f"SELECT count(*) AS n, min({column}) AS first, max({column}) AS last FROM {name} "
+        "WHERE day = ?",
+    )
+    count, first, last = 0, None, None
+    for day in days:
+        row = session.execute(stmt, (day,)).one()
+        if row is None or not row.n:
+            continue
+        count += row.n
+        first = row.first if first is None else min(first, row.first)
+        last = row.last if last is None else max(last, row.last)
+    return count, first, last

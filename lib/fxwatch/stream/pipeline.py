@@ -4,7 +4,7 @@
     run_pipeline(spark, settings, config)    -> summary dict (until idle, or until `timeout`)
 
 Each query lives in its own module and reads Kafka itself (see the module docstrings):
-quotes.py, trends.py, tick_alerts.py, window_alerts.py.
+quotes.py, trends.py, tick_alerts.py, window_alerts.py, incidents.py (reads the alerts topic).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.store.session import process_session
 from fxwatch.stream.config import PipelineConfig
+from fxwatch.stream.incidents import start_incidents
 from fxwatch.stream.quotes import start_quotes
 from fxwatch.stream.tick_alerts import start_tick_alerts
 from fxwatch.stream.trends import start_trends
@@ -30,6 +31,7 @@ STARTERS = {
     "trends": start_trends,
     "tick_alerts": start_tick_alerts,
     "window_alerts": start_window_alerts,
+    "incidents": start_incidents,
 }
 
 
@@ -135,7 +137,7 @@ def _failure(name: str, exc) -> FxwatchError:
 
 
 def summarize(started: dict[str, tuple], elapsed: float, restarts: int = 0) -> dict:
-    """{"queries": {name: sink summary}, "quotes", "rejected", "trend_rows", "alerts",
+    """{"queries": {name: sink summary}, "quotes", "rejected", "trend_rows", "alerts", "incidents",
     "elapsed_s", "ticks_per_s", "restarts"} of a run."""
     out: dict = {
         "queries": {n: sink.summary() for n, (_, sink) in started.items()},
@@ -148,6 +150,8 @@ def summarize(started: dict[str, tuple], elapsed: float, restarts: int = 0) -> d
         out["ticks_per_s"] = sink.rows / elapsed if elapsed else 0.0
     if "trends" in started:
         out["trend_rows"] = started["trends"][1].rows
+    if "incidents" in started:
+        out["incidents"] = started["incidents"][1].rows
     out["alerts"] = sum(
         started[n][1].rows for n in ("tick_alerts", "window_alerts") if n in started
     )

@@ -25,6 +25,7 @@ __all__ = [
     "write_from_executors",
     "write_alerts",
     "publish_dead_letters",
+    "publish_json",
 ]
 
 
@@ -125,6 +126,22 @@ def write_alerts(rows: list[dict], settings: Settings, publish: bool = True) -> 
                 )
             producer.flush(timeout=30)
     return len(rows)
+
+
+def publish_json(settings: Settings, topic: str, records: list[tuple[str | None, dict]]) -> int:
+    """(key, document) pairs -> JSON records on `topic` with this process's idempotent producer;
+    returns how many (waits until the broker has them)."""
+    if not records:
+        return 0
+    with _producer(settings) as producer:
+        for key, doc in records:
+            producer.send(
+                topic,
+                key=None if key is None else key.encode(),
+                value=json.dumps(doc, separators=(",", ":")).encode(),
+            )
+        producer.flush(timeout=30)
+    return len(records)
 
 
 def publish_dead_letters(bad: list[dict], settings: Settings) -> int:

@@ -1,8 +1,8 @@
 """The tick-alerts query: fxwatch.detect's bank as arbitrary stateful processing, keyed by pair
-and by currency triangle.
+and by group of currency triangles.
 
     Kafka fx-quotes ─ readStream ─> parse + validate ─> accepted quotes
-        ─ fan out: each quote to its pair's key and to each watched triangle holding its pair
+        ─ fan out: each quote to its pair's key and to its watched triangles' component key
         ─ groupBy(key).applyInPandasWithState(detectors)    state per key in Spark's state store
         ─ append mode ─ foreachBatch ─> Cassandra fxwatch.alerts + Kafka fx-alerts
 
@@ -23,8 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.state import GroupStateTimeout
 
 from fxwatch.config import Settings
-from fxwatch.detect.bank import cross_factory, new_state
-from fxwatch.detect.triangle import triangles_by_pair
+from fxwatch.detect.bank import cross_factory, cross_keys, new_state
 from fxwatch.schema import Quote
 from fxwatch.stream.read import accepted, read_records
 from fxwatch.stream.session import ALERTS_POOL, scheduler_pool
@@ -62,9 +61,10 @@ def detect_ticks(
 ):
     """Accepted quotes -> ALERT_SCHEMA rows: the de-duplicated alerts `fxwatch.detect` reports.
 
-    Each quote goes to the state of its pair and, when `cross` is given, to the state of each
-    currency triangle among `pairs` that holds its pair. Inside a micro-batch a key's quotes run in
-    `order`. `cross`: a factory of cross-pair detectors, a list of them as a template, or None.
+    Each quote goes to the state of its pair and, when `cross` is given, to the state of the
+    component of currency triangles among `pairs` that holds its pair (triangles sharing a leg).
+    Inside a micro-batch a key's quotes run in `order`. `cross`: a factory of cross-pair
+    detectors, a list of them as a template, or None.
     """
     cross = cross_factory(cross)
     extra = [c for c in order if c not in _INPUT]
@@ -82,10 +82,11 @@ def detect_ticks(
 
 
 def state_keys(pairs: Iterable[str]):
-    """A Column: the detector-state keys of a quote, its pair then each currency triangle among
-    `pairs` that holds its pair (a literal map: the fan-out is a plain column expression)."""
+    """A Column: the detector-state keys of a quote, its pair then the key of the component of
+    currency triangles among `pairs` holding its pair (`fxwatch.detect.bank.cross_keys`; a literal
+    map: the fan-out is a plain column expression)."""
     key_list = F.array(F.col("pair"))
-    triangles = triangles_by_pair(pairs)
+    triangles = cross_keys(pairs)
     if not triangles:
         return key_list
     keys = F.create_map(
