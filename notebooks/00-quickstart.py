@@ -52,18 +52,10 @@ import plotly.express as px
 from fxwatch.config import Settings
 
 tag = run_tag or datetime.now(UTC).strftime("qs%Y%m%d%H%M%S")
-settings = Settings.from_env().with_(
-    keyspace=keyspace,
-    quotes_topic=f"fx-quotes-{tag}",
-    dlq_topic=f"fx-quotes-dlq-{tag}",
-    alerts_topic=f"fx-alerts-{tag}",
-)
+settings = Settings.from_env().with_(keyspace=keyspace).isolated(tag)  # topics of this run
 sample_path = settings.samples_dir / sample_file
 labels_path = settings.samples_dir / labels_file
-print(
-    f"keyspace {settings.keyspace}; topics {settings.quotes_topic}, "
-    f"{settings.dlq_topic}, {settings.alerts_topic}"
-)
+print(f"keyspace {settings.keyspace}; topics {', '.join(settings.topics)}")
 
 # %% [markdown]
 # ## 1. The local stack

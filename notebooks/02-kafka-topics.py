@@ -31,8 +31,8 @@
 
 # %% tags=["parameters"]
 bootstrap: str = "127.0.0.1:9092"  # Kafka brokers
-# a topic_suffix such as "-demo" keeps a trial apart from the real topics
-topic_suffix: str = ""  # appended to the topic names (e.g. "-demo"; empty: the real topics)
+# a topic_tag such as "demo" keeps a trial apart from the real topics (fx-quotes-demo, ...)
+topic_tag: str = ""  # suffix of the topic names, after a '-' (empty: the real topics)
 sample_files: list = ["bad_lines.csv", "synthetic_ticks.csv"]  # files to produce (in data/samples)
 limit: int = 20000  # at most this many records
 show: int = 5  # records to show from each topic
@@ -50,11 +50,7 @@ from fxwatch.config import Settings
 from fxwatch.sources.replay import limited, read_files
 
 base = Settings.from_env().with_(kafka_bootstrap=bootstrap)
-settings = base.with_(
-    quotes_topic=base.quotes_topic + topic_suffix,
-    dlq_topic=base.dlq_topic + topic_suffix,
-    alerts_topic=base.alerts_topic + topic_suffix,
-)
+settings = base.isolated(topic_tag) if topic_tag else base
 files = [settings.samples_dir / f for f in sample_files]
 pd.DataFrame(
     [

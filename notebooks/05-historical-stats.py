@@ -40,6 +40,7 @@ k: float = 4.0  # bound half-width in std (or 1.4826·MAD) units, stored with th
 keyspace: str = "fxwatch"  # Cassandra keyspace to read quotes from and write stats to
 pairs: str = ""  # comma-separated pairs like EUR/USD,USD/JPY (empty: every pair in pair_status)
 write: bool = True  # False: compute and show only
+heatmap_pair: str = ""  # pair whose statistics the heatmaps show (empty: the first one)
 
 # %%
 import time
@@ -87,6 +88,35 @@ stats = compute_stats(spark, quotes, as_of, lookback_days).cache()
 n_stats = stats.count()
 print(f"{n_stats:,} stats rows in {time.perf_counter() - t0:.1f} s")
 stats.orderBy("pair", "metric", "hour_of_week").limit(12).toPandas()
+
+# %% [markdown]
+# ## The statistics per hour of week, as a picture
+#
+# One heatmap per metric: rows are days (Monday first), columns hours (UTC); a cell is the mean of
+# that metric over the 1-minute windows of that hour in the lookback. The FX week shows up in them:
+# the Asian, London and New York sessions, the quiet weekend. Blank cells had no history.
+
+# %%
+import numpy as np
+import plotly.express as px
+
+frame = stats.select("pair", "hour_of_week", "metric", "mean", "n").toPandas()
+shown = heatmap_pair or (sorted(frame.pair.unique())[0] if len(frame) else "")
+days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+for metric in ("ticks", "spread", "ret_std"):
+    one = frame[(frame.pair == shown) & (frame.metric == metric)]
+    grid = np.full((7, 24), np.nan)
+    how = one.hour_of_week.to_numpy()
+    grid[how // 24, how % 24] = one["mean"].to_numpy()
+    px.imshow(
+        grid,
+        x=[f"{h:02d}h" for h in range(24)],
+        y=days,
+        aspect="auto",
+        color_continuous_scale="Viridis",
+        labels={"color": f"mean {metric}"},
+        title=f"{shown}: mean {metric} per 1-minute window, by hour of week (UTC)",
+    ).update_layout(height=300, margin={"t": 40, "b": 20}).show()
 
 # %% [markdown]
 # ## Write the version (stats rows first, then the announcement the stream watches)

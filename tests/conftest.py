@@ -3,8 +3,6 @@ SparkSession."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from fxwatch.config import Settings
@@ -19,12 +17,7 @@ def base_settings() -> Settings:
 @pytest.fixture()
 def unique_topics(base_settings: Settings) -> Settings:
     """Settings whose three topics are new for this test (no cross-test interference)."""
-    tag = uuid.uuid4().hex[:8]
-    return base_settings.with_(
-        quotes_topic=f"fx-quotes-{tag}",
-        dlq_topic=f"fx-quotes-dlq-{tag}",
-        alerts_topic=f"fx-alerts-{tag}",
-    )
+    return base_settings.isolated()
 
 
 @pytest.fixture(scope="session")

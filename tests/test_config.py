@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fxwatch.config import Settings
+from fxwatch.config import _TOPIC_FIELDS, Settings
+from fxwatch.errors import FxwatchError
 
 
 def test_defaults_point_at_the_local_stack(tmp_path: Path):
@@ -63,3 +64,32 @@ def test_sasl_settings_reach_both_kafka_clients(tmp_path: Path):
         "u",
     )
     assert "ScramLoginModule" in s.spark_kafka_options()["kafka.sasl.jaas.config"]
+
+
+def test_isolated_suffixes_every_topic_and_keeps_the_rest():
+    base = Settings.from_env(env={}).with_(keyspace="fxwatch_test")
+    iso = base.isolated("nb03-ab12")
+    assert iso.topics == tuple(f"{t}-nb03-ab12" for t in base.topics)
+    assert len(iso.topics) == len(_TOPIC_FIELDS) and len(set(iso.topics)) == len(iso.topics)
+    assert iso.quotes_topic == f"{base.quotes_topic}-nb03-ab12"
+    assert iso.keyspace == "fxwatch_test"  # topics only, unless asked
+    assert iso.with_(**{f: getattr(base, f) for f in _TOPIC_FIELDS}) == base
+
+
+def test_isolated_without_a_tag_is_new_each_time_and_can_take_a_keyspace():
+    base = Settings.from_env(env={})
+    a, b = base.isolated(), base.isolated()
+    assert a.quotes_topic != b.quotes_topic and a.quotes_topic.startswith(base.quotes_topic + "-")
+    ks = base.isolated("t-1.x", keyspace=True)
+    assert ks.keyspace == f"{base.keyspace}_t_1_x" and ks.alerts_topic.endswith("-t-1.x")
+
+
+@pytest.mark.parametrize("tag", ["", "a/b", "x" * 250])
+def test_isolated_rejects_a_tag_kafka_would_reject(tag):
+    with pytest.raises(FxwatchError, match="isolation tag|Kafka topic"):
+        Settings.from_env(env={}).isolated(tag)
+
+
+def test_isolated_keyspace_must_fit_cassandra():
+    with pytest.raises(FxwatchError, match="shorter tag"):
+        Settings.from_env(env={}).isolated("y" * 60, keyspace=True)

@@ -3,6 +3,7 @@ papermill."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from fxwatch.notebooks import (
     read_py,
     run_notebooks,
     run_one,
+    tagged_cells,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,3 +176,33 @@ def test_notebook_runs(py, stack, kernel):
     res = run_one(py, out_dir, QUICK_PARAMETERS.get(py.name[:2], {}), env=RUN_ENV)
     assert res.ok, res.line()
     assert res.output.exists()
+
+
+# ---- teaching notebooks: queries written out, exercises with hidden solutions --------------------
+TEACHING = [p for p in PYS if p.name[:2] in ("03", "04")]
+
+
+@pytest.mark.parametrize("py", TEACHING, ids=_ids(TEACHING))
+def test_query_cells_only_define(py):
+    """Cells tagged `query` hold imports, constants and functions only, so that
+    tests/test_notebook_queries.py can execute them beside the library without side effects."""
+    cells = tagged_cells(read_py(py), "query")
+    assert cells, f"{py.name} has no cell tagged `query`"
+    for source in cells:
+        for node in ast.parse(source).body:
+            assert isinstance(
+                node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Assign, ast.ClassDef)
+            ), f"{py.name}: a `query` cell runs code at line {node.lineno}: move it out"
+            if isinstance(node, ast.Assign):
+                ast.literal_eval(node.value)  # constants only
+
+
+@pytest.mark.parametrize("py", TEACHING, ids=_ids(TEACHING))
+def test_exercises_end_with_collapsed_solutions(py):
+    nb = read_py(py)
+    headings = [i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises")]
+    assert headings, f"{py.name} has no '## Exercises' section"
+    solutions = [c for c in nb.cells[headings[-1] :] if "solution" in c.metadata.get("tags", [])]
+    assert len(solutions) >= 2, f"{py.name}: each exercise needs a cell tagged `solution`"
+    assert all(c.metadata.get("jupyter", {}).get("source_hidden") for c in solutions)
+    assert any(c.cell_type == "code" for c in solutions), "papermill must execute a solution"

@@ -117,20 +117,13 @@ def run_demo(
     base = settings or Settings.from_env()
     tag = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     # Topics of this run: offsets start at 0, so a rerun writes the very same Cassandra keys again.
-    cfg = base.with_(
-        quotes_topic=f"demo-fx-quotes-{tag}",
-        dlq_topic=f"demo-fx-quotes-dlq-{tag}",
-        alerts_topic=f"demo-fx-alerts-{tag}",
-    )
+    cfg = base.isolated(f"demo-{tag}")
     out = Path(out_dir) if out_dir else base.runs_dir / "demo" / tag
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     init_schema(cfg)
     ensure_topics(cfg)
-    echo(
-        f"[1/5] keyspace {cfg.keyspace}; "
-        f"topics {cfg.quotes_topic}, {cfg.dlq_topic}, {cfg.alerts_topic}"
-    )
+    echo(f"[1/5] keyspace {cfg.keyspace}; topics {', '.join(cfg.topics)}")
 
     echo(
         f"[2/5] {history_weeks} weeks of calm history (same hours of the week) "

@@ -37,6 +37,8 @@ __all__ = [
     "QUICK_PARAMETERS",
     "check_notebooks",
     "code_cells",
+    "tagged_cells",
+    "tagged_namespace",
     "kernel_installed",
     "notebook_parameters",
     "numbered_notebooks",
@@ -66,8 +68,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     },
     "01": {"synthetic_hours": 0.1, "truefx_seconds": 1.0},
     "02": {"limit": 2000},
-    "03": {"minutes": 2.0, "keyspace": "fxwatch_test", "topic_suffix": "-nb03-test"},
-    "04": {"minutes": 4.0, "keyspace": "fxwatch_test", "topic_suffix": "-nb04-test"},
+    "03": {"minutes": 2.0, "rate": 2.0, "keyspace": "fxwatch_test_nb03", "batch_ticks": 600},
+    "04": {"minutes": 3.0, "rate": 2.0, "history_weeks": 1, "keyspace": "fxwatch_test"},
     # over the ticks 00-quickstart's test run replayed into fxwatch_test_qs (2024-01-15)
     "05": {"keyspace": "fxwatch_test_qs", "as_of": "2024-01-16", "lookback_days": 2},
     "06": {"dashboard_port": 18061, "seed_demo": True},
@@ -104,6 +106,31 @@ def read_py(path: Path):
 def code_cells(nb) -> list[str]:
     """The sources of a notebook's code cells, stripped (what must agree between .py and .ipynb)."""
     return [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+
+
+def tagged_cells(nb, tag: str) -> list[str]:
+    """The sources of the code cells tagged `tag` (`# %% tags=["query"]`), in notebook order."""
+    return [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and tag in c.get("metadata", {}).get("tags", [])
+    ]
+
+
+def tagged_namespace(py: Path, tag: str = "query") -> dict[str, object]:
+    """Execute a notebook's cells tagged `tag` and return what they define.
+
+    This is how the tests run the queries a notebook writes out (cells tagged `query`: imports and
+    functions only) against the library's own, on the same data: the test runs the notebook's text,
+    not a copy of it.
+    """
+    cells = tagged_cells(read_py(Path(py)), tag)
+    if not cells:
+        raise FxwatchError(f"{Path(py).name} has no cell tagged {tag!r}: tag the query cells")
+    namespace: dict[str, object] = {"__name__": f"notebook_{Path(py).stem.replace('-', '_')}"}
+    for i, source in enumerate(cells):
+        exec(compile(source, f"{py}[{tag} cell {i}]", "exec"), namespace)  # noqa: S102
+    return namespace
 
 
 def sync_notebooks(directory: Path, echo: Callable[[str], None] = print) -> list[Path]:

@@ -16,15 +16,9 @@ __all__ = ["fresh_topics", "raw_producer", "produce_raw", "topic_end_offsets", "
 
 def fresh_topics(settings, tag: str = "bench", partitions: int | None = None):
     """Settings whose quotes/DLQ/alerts topics are new (created now) and unique to this run."""
-    suffix = f"{tag}-{uuid.uuid4().hex[:8]}"
-    changes: dict[str, object] = {
-        "quotes_topic": f"fx-quotes-{suffix}",
-        "dlq_topic": f"fx-quotes-dlq-{suffix}",
-        "alerts_topic": f"fx-alerts-{suffix}",
-    }
+    fresh = settings.isolated(f"{tag}-{uuid.uuid4().hex[:8]}")
     if partitions:
-        changes["quotes_partitions"] = partitions
-    fresh = settings.with_(**changes)
+        fresh = fresh.with_(quotes_partitions=partitions)
     ensure_topics(fresh, timeout_s=15)
     return fresh
 
