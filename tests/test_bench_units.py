@@ -13,6 +13,7 @@ import pytest
 
 from fxwatch.bench.report import emit, latency_summary, percentile, ratio
 from fxwatch.bench.ticks import SPIKE_JUMP, make_ticks
+from fxwatch.errors import FxwatchError
 from fxwatch.schema import Quote, validate_quote
 
 
@@ -147,11 +148,23 @@ def test_bench_commands_are_registered_and_the_result_has_the_contract_keys(monk
     args = build_parser().parse_args(["bench", "pipeline", "--ticks", "1000"])
     assert args.ticks == 1000 and args.baseline_ticks == 20_000
     assert build_parser().parse_args(["cluster", "status"]).func
+    # every part skipped: no services needed, the result line still has the contract keys
     result = bench_pipeline(
         Settings.from_env(),
-        skip={"throughput", "baseline", "latency", "realtime"},
+        skip={"ceilings", "backlog", "baseline", "live", "realtime"},
         echo=lambda m: None,
     )
-    for key in ("ticks_per_s", "baseline_ticks_per_s", "p50_latency_ms", "p99_latency_ms"):
-        assert key in result
+    for key in (
+        "ticks_per_s",
+        "baseline_ticks_per_s",
+        "p50_latency_ms",
+        "p99_latency_ms",
+        "spark_ceiling_ticks_per_s",
+        "store_ceiling_ticks_per_s",
+        "sustained_live_ticks_per_s",
+    ):
+        assert key in result and result[key] is None
     assert result["machine"]["nproc"] >= 1
+    # a renamed or misspelt part is an error, not a silently full run
+    with pytest.raises(FxwatchError, match="unknown benchmark part"):
+        bench_pipeline(Settings.from_env(), skip={"throughput"}, echo=lambda m: None)
