@@ -168,3 +168,18 @@ def test_bench_commands_are_registered_and_the_result_has_the_contract_keys(monk
     # a renamed or misspelt part is an error, not a silently full run
     with pytest.raises(FxwatchError, match="unknown benchmark part"):
         bench_pipeline(Settings.from_env(), skip={"throughput"}, echo=lambda m: None)
+
+
+def test_progress_rows_and_profile_are_per_fxwatch_query():
+    from fxwatch.bench.progress import ProgressLog, batch_profile, query_of
+
+    assert query_of("tick_alerts-fx-quotes-thr-1a2b") == "tick_alerts" and query_of(None) == "?"
+    log = ProgressLog()
+    log.events += [
+        {"name": "trends-fx-quotes-x", "start_ms": 0, "duration_ms": 10.0, "rows": 40},
+        {"name": "trends-fx-quotes-x", "start_ms": 20, "duration_ms": 30.0, "rows": 60},
+        {"name": "quotes-fx-quotes-x", "start_ms": 0, "duration_ms": 5.0, "rows": 50},
+    ]
+    assert log.rows_by_query() == {"trends": 100, "quotes": 50}
+    profile = batch_profile(log.snapshot())
+    assert profile["trends"]["batches"] == 2 and profile["trends"]["max_batch_ms"] == 30.0

@@ -85,15 +85,6 @@ def _summary(lat: list[float], missed: int) -> dict:
     }
 
 
-def _processed(progress: ProgressLog) -> dict[str, int]:
-    """Rows each query has read so far (query name before '-<topic>')."""
-    out: dict[str, int] = {}
-    for e in progress.snapshot():
-        name = e["name"].split("-fx-")[0] if e["name"] else "?"
-        out[name] = out.get(name, 0) + e["rows"]
-    return out
-
-
 def live_run(
     settings,
     spark,
@@ -155,7 +146,7 @@ def live_run(
             start_ms, sent_before = time.time() * 1000, feeder.sent
             time.sleep(step_s)  # the measured window itself
             end_ms, sent = time.time() * 1000, feeder.sent
-            processed = _processed(progress)
+            processed = progress.rows_by_query()
             # the feeder shares the cores: say what it managed to send
             step = {"rate": rate, "sent_per_s": round((sent - sent_before) / step_s, 1)}
             readers = [n for n in started if n in QUOTE_READERS]

@@ -100,10 +100,7 @@ def backlog_run(spark, s, data, echo=print, config=None) -> dict:
         return None
 
     def caught_up() -> bool:
-        done = {}
-        for e in progress.snapshot():
-            name = e["name"].split("-fx-")[0]
-            done[name] = done.get(name, 0) + e["rows"]
+        done = progress.rows_by_query()
         return all(done.get(n, 0) >= ticks for n in started if n in QUOTE_READERS)
 
     try:

@@ -8,7 +8,12 @@ from statistics import median
 
 from pyspark.sql.streaming import StreamingQueryListener
 
-__all__ = ["ProgressLog", "batch_profile"]
+__all__ = ["ProgressLog", "batch_profile", "query_of"]
+
+
+def query_of(name: str | None) -> str:
+    """The fxwatch query a streaming query name belongs to ('trends-fx-quotes-…' -> 'trends')."""
+    return name.split("-fx-")[0] if name else "?"
 
 
 def _ms(iso: str) -> float:
@@ -60,6 +65,14 @@ class ProgressLog:
         with self._lock:
             return list(self.events)
 
+    def rows_by_query(self) -> dict[str, int]:
+        """Input rows each fxwatch query has read so far."""
+        out: dict[str, int] = {}
+        for e in self.snapshot():
+            name = query_of(e["name"])
+            out[name] = out.get(name, 0) + e["rows"]
+        return out
+
 
 def batch_profile(events: list[dict], since_ms: float = 0.0) -> dict[str, dict]:
     """Per query (name prefix before the topic): batches, rows, median and max batch
@@ -68,7 +81,7 @@ def batch_profile(events: list[dict], since_ms: float = 0.0) -> dict[str, dict]:
     for e in events:
         if e["start_ms"] < since_ms:
             continue
-        name = e["name"].split("-fx-")[0] if e["name"] else "?"
+        name = query_of(e["name"])
         d = out.setdefault(name, {"batches": 0, "rows": 0, "durations": []})
         d["batches"] += 1
         d["rows"] += e["rows"]
