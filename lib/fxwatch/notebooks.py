@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import re
 import tempfile
@@ -62,7 +63,7 @@ NUMBERED = re.compile(r"^(\d\d)-[\w.-]+\.py$")
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "00": {
         "keyspace": "fxwatch_test_qs",
-        "max_ticks": 7000,
+        "max_ticks": 6000,
         "dashboard_port": 18060,
         "pipeline_timeout": 300.0,
     },
@@ -73,7 +74,7 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     # over the ticks 00-quickstart's test run replayed into fxwatch_test_qs (2024-01-15)
     "05": {"keyspace": "fxwatch_test_qs", "as_of": "2024-01-16", "lookback_days": 2},
     "06": {"dashboard_port": 18061, "seed_demo": True},
-    "07": {"seeds": [101], "hours": 1.2},
+    "07": {"seeds": [101], "hours": 1.2, "nab_detectors": ["classic", "fxwatch"]},
 }
 
 
@@ -267,6 +268,25 @@ def _environ(overrides: Mapping[str, str] | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
+class _NoFrontendComms(logging.Filter):
+    """Drop "No handler found for comm target 'dash'": an inline Dash app asks the front end
+    for a comm, and papermill is no front end (the app itself runs; JupyterLab shows it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No handler found for comm target")
+
+
+@contextmanager
+def _quiet_frontend_warnings() -> Iterator[None]:
+    log = logging.getLogger("papermill")
+    quiet = _NoFrontendComms()
+    log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        log.removeFilter(quiet)
+
+
 def run_one(
     py: Path,
     out_dir: Path,
@@ -288,7 +308,7 @@ def run_one(
     )
     t0 = time.monotonic()
     try:
-        with _environ(env):
+        with _environ(env), _quiet_frontend_warnings():
             papermill.execute_notebook(
                 read_py(py),
                 str(output),
@@ -300,6 +320,8 @@ def run_one(
                 cwd=str(py.parent),
                 execution_timeout=cell_timeout,
                 start_timeout=120,
+                # the kernel's start-up warning (local TCP, no encryption) is not the user's concern
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         result.ok = True
     except PapermillExecutionError as exc:
