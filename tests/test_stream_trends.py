@@ -76,6 +76,48 @@ def test_build_trends_keeps_milliseconds_and_labels_window_specs(spark):
     assert "ret_std" not in out[0].asDict() and "ema" not in out[0].asDict()
 
 
+def test_nest_windows_puts_specs_that_end_together_in_one_groupby():
+    from fxwatch.stream.trends import nest_windows
+
+    default = nest_windows((("1m", "1 minute", None), ("5m/1m", "5 minutes", "1 minute")))
+    assert default == [(("5 minutes", "1 minute"), [("1m", 60_000), ("5m/1m", 300_000)])]
+    # a 90 s window sliding by 1 min ends between whole minutes: it gets its own groupBy
+    mixed = nest_windows(
+        (("1m", "1 minute", None), ("90s", "90 seconds", "1 minute"), ("1h", "1 hour", None))
+    )
+    assert mixed == [
+        (("1 minute", None), [("1m", 60_000)]),
+        (("1 hour", None), [("1h", 3_600_000)]),
+        (("90 seconds", "1 minute"), [("90s", 90_000)]),
+    ]
+
+
+def test_one_scan_trends_equal_one_groupby_per_window_spec(spark):
+    """The nested groupBy (the tumbling minute as the last minute of the sliding window) gives the
+    rows of one groupBy per spec, ties, gaps and minute edges included."""
+    import random
+
+    from pyspark.testing import assertDataFrameEqual
+
+    from fxwatch.stream.trends import STAT_COLUMNS, build_trends, window_stats
+
+    rnd = random.Random(5)
+    rows, offset = [], 0
+    for pair in ("EUR/USD", "USD/JPY"):
+        for minute in (0, 1, 2, 4, 9, 10):  # gaps of one and of several minutes
+            for _ in range(rnd.randint(1, 6)):
+                ts = BASE + minute * 60_000 + rnd.choice([0, 1, 59_999, rnd.randrange(60_000)])
+                mid = 1.0 + rnd.random()
+                offset += 1
+                rows.append((pair, ts, offset, mid - 0.001, mid + 0.001))
+    q = _quotes(spark, rows)
+    columns = ["pair", "window_len", "day", "window_end", "window_start", *STAT_COLUMNS]
+    one_per_spec = window_stats(q, "1 minute", None, "1m").unionByName(
+        window_stats(q, "5 minutes", "1 minute", "5m/1m")
+    )
+    assertDataFrameEqual(build_trends(q).select(columns), one_per_spec.select(columns))
+
+
 def test_streaming_append_emits_only_final_windows(spark, tmp_path):
     """Append mode + watermark: a window appears once, complete, after the watermark passes it."""
     from pyspark.sql import functions as F
