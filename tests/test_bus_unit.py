@@ -203,3 +203,29 @@ def test_cli_synth_writes_ticks_labels_and_legit_moves(tmp_path, capsys):
     assert (tmp_path / "s_ticks.csv").stat().st_size > 10_000
     assert read_labels(tmp_path / "s_labels.csv")
     assert "labelled events" in capsys.readouterr().out
+
+
+def test_kafka_admin_debug_log_does_not_show_the_sasl_password(caplog):
+    """kafka-python logs the admin client's configuration at DEBUG; the password is masked."""
+    import logging
+
+    from kafka import KafkaAdminClient
+
+    import fxwatch.bus.topics  # noqa: F401  (installs the filter)
+
+    secret = "pw-" + str(time.time_ns())
+    with caplog.at_level(logging.DEBUG, logger="kafka"):
+        try:
+            KafkaAdminClient(
+                bootstrap_servers="127.0.0.1:1",  # nothing listens: the client gives up
+                security_protocol="SASL_PLAINTEXT",
+                sasl_mechanism="PLAIN",
+                sasl_plain_username="fxwatch",
+                sasl_plain_password=secret,
+                request_timeout_ms=1000,
+                api_version_auto_timeout_ms=1000,
+            ).close()
+        except Exception:
+            pass
+    assert "Starting KafkaAdminClient with configuration" in caplog.text
+    assert "sasl_plain_password" in caplog.text and secret not in caplog.text

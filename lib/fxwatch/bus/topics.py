@@ -21,6 +21,27 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+class RedactSecrets(logging.Filter):
+    """kafka-python's admin client logs its whole configuration at DEBUG, the SASL password with
+    it: such a record is logged with the secret values replaced by '***'."""
+
+    SECRET_KEYS = ("sasl_plain_password", "ssl_password", "sasl_oauth_token_provider")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, dict) for a in args):
+            record.args = tuple(self._redacted(a) if isinstance(a, dict) else a for a in args)
+        elif isinstance(args, dict):
+            record.args = self._redacted(args)
+        return True
+
+    def _redacted(self, config: dict) -> dict:
+        return {k: ("***" if k in self.SECRET_KEYS and v else v) for k, v in config.items()}
+
+
+logging.getLogger("kafka.admin.client").addFilter(RedactSecrets())
+
 DAY_MS = 86_400_000
 
 
