@@ -22,9 +22,12 @@
 #
 # 1. read the `lookback_days` days before `as_of` from the tick store (Cassandra
 #    `fxwatch.quote_chunks`: compressed chunks of a pair's ticks per minute), one (pair, day)
-#    partition per query, decoded on the Spark executors (a bounded read: no full scan);
-# 2. build 1-minute windows per pair **over the full minute grid**: a minute without ticks is a
-#    row with `ticks = 0`, so gaps lower the tick-count statistics instead of disappearing;
+#    partition per query, decoded on the Spark executors (a bounded read: no full scan), where
+#    the sorted ticks of the pair-day become one row per minute at once (ticks, mean mid, mean
+#    spread, std of the tick log returns): Spark gets a row per minute, not one per tick;
+# 2. complete the 1-minute windows of each pair **to the full minute grid**: a minute without
+#    ticks is a row with `ticks = 0`, so gaps lower the tick-count statistics instead of
+#    disappearing;
 # 3. per pair, hour-of-week (0 = Monday 00h UTC) and metric: n, mean, std, median, MAD, p01, p99;
 # 4. write them as a new **version** to `fxwatch.stats`, then announce it in
 #    `fxwatch.stats_versions`. The running stream checks for a newer version every few seconds and
@@ -48,8 +51,9 @@ import time
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
 from fxwatch.schema import pair_problem
-from fxwatch.stats.compute import as_of_range, compute_stats
-from fxwatch.stats.spark_io import load_quotes, write_stats
+from fxwatch.stats.compute import as_of_range
+from fxwatch.stats.job import stats_from_store
+from fxwatch.stats.spark_io import write_stats
 from fxwatch.stream.session import get_spark
 
 settings = Settings.from_env().with_(keyspace=keyspace)
@@ -65,14 +69,18 @@ print(
 )
 
 # %% [markdown]
-# ## Read the history (bounded, partition by partition)
+# ## Read the history (bounded, partition by partition) as 1-minute rows
 
 # %%
 t0 = time.perf_counter()
-quotes = load_quotes(spark, settings, start_ms, end_ms, pair_list).cache()
-n_quotes = quotes.count()
+minutes, stats = stats_from_store(spark, settings, as_of, lookback_days, pair_list)
+minutes = minutes.cache()  # `stats` is planned on it: computed from the cache below
+n_minutes, n_quotes = minutes.selectExpr("count(*)", "coalesce(sum(ticks), 0)").first()
 read_s = time.perf_counter() - t0
-print(f"{n_quotes:,} quotes read in {read_s:.1f} s ({n_quotes / max(read_s, 1e-9):,.0f} rows/s)")
+print(
+    f"{n_quotes:,} quotes read in {read_s:.1f} s ({n_quotes / max(read_s, 1e-9):,.0f} ticks/s) "
+    f"as {n_minutes:,} 1-minute rows"
+)
 if n_quotes == 0:
     raise FxwatchError(
         f"no quotes in {keyspace}.quote_chunks for the {lookback_days} days before {as_of}: "
@@ -84,7 +92,7 @@ if n_quotes == 0:
 
 # %%
 t0 = time.perf_counter()
-stats = compute_stats(spark, quotes, as_of, lookback_days).cache()
+stats = stats.cache()
 n_stats = stats.count()
 print(f"{n_stats:,} stats rows in {time.perf_counter() - t0:.1f} s")
 stats.orderBy("pair", "metric", "hour_of_week").limit(12).toPandas()

@@ -1,13 +1,14 @@
 """compute_stats on seeded history: hour-of-week buckets, empty minutes counted, lookback
-respected."""
+respected; the per-minute features made from the tick store's sorted ticks (`minute_rows`, no
+Spark) are those Spark makes from the ticks, and give the same statistics."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+import pyarrow as pa
 import pytest
-
-pytestmark = pytest.mark.spark
 
 MONDAY = int(datetime(2014, 5, 5, tzinfo=UTC).timestamp() * 1000)  # a Monday
 MIN = 60_000
@@ -30,6 +31,7 @@ def _seed(spark):
     return spark.createDataFrame(rows, "pair string, ts_ms long, seq long, bid double, ask double")
 
 
+@pytest.mark.spark
 def test_stats_per_hour_of_week_include_empty_minutes(spark):
     from pyspark.sql import Row
     from pyspark.testing import assertDataFrameEqual
@@ -56,6 +58,7 @@ def test_stats_per_hour_of_week_include_empty_minutes(spark):
     assert spread["mean"] == pytest.approx(0.02) and spread["std"] == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.spark
 def test_hour_of_week_starts_monday_midnight_utc(spark):
     from pyspark.sql import functions as F
 
@@ -68,6 +71,7 @@ def test_hour_of_week_starts_monday_midnight_utc(spark):
     assert got == [0, 167, 53]
 
 
+@pytest.mark.spark
 def test_exact_percentile_is_sparks_percentile(spark):
     """The quantiles read off a sorted array are the very doubles Spark's exact `percentile`
     returns."""
@@ -95,6 +99,7 @@ def test_exact_percentile_is_sparks_percentile(spark):
     assert sorted(got.collect()) == sorted(want.collect())  # exactly equal, not approximately
 
 
+@pytest.mark.spark
 def test_minute_features_are_window_stats_on_the_full_grid(spark):
     """The lag-window features and the gap-filled grid equal window_stats' 1-minute rows joined onto
     every minute of each pair's span (hour of first tick .. end of hour of last tick, in range)."""
@@ -151,3 +156,124 @@ def test_minute_features_are_window_stats_on_the_full_grid(spark):
         assert (r.ret_std is None) == (w.ret_std is None)
         if w.ret_std is not None:
             assert r.ret_std == pytest.approx(w.ret_std, rel=1e-9, abs=1e-15)
+
+
+def _sorted_ticks(seed: int, minutes: int = 40, start: int = MONDAY) -> pa.Table:
+    """Ticks of one pair as the tick store returns them: sorted by (ts_ms, tick_id), with
+    1-tick minutes, empty minutes, busy minutes and several ticks in the same millisecond."""
+    rng = np.random.default_rng(seed)
+    ts = []
+    for m in range(minutes):
+        n = rng.choice([0, 1, 1, 2, 3, 7, 25])
+        at = rng.integers(0, MIN, n)
+        at[: n // 3] = at[0] if n else 0  # a third of them in one millisecond
+        ts += [start + m * MIN + int(a) for a in at]
+    ts = np.array(ts, dtype=np.int64)
+    ids = rng.integers(-(2**63), 2**63 - 1, ts.size, dtype=np.int64)
+    order = np.lexsort((ids, ts))
+    bid = 1.3 * np.exp(np.cumsum(rng.normal(0, 1e-4, ts.size)))
+    ask = bid + 1e-5 + rng.random(ts.size) * 2e-5
+    return pa.table({"ts_ms": ts[order], "tick_id": ids[order], "bid": bid, "ask": ask})
+
+
+def _pandas_minutes(pair: str, ticks: pa.Table):
+    """The per-minute features, the plain way: group the ticks by minute, returns in row order."""
+    df = ticks.to_pandas()
+    df["mid"] = (df["bid"] + df["ask"]) / 2
+    df["spread"] = df["ask"] - df["bid"]
+    rows = []
+    for m, g in df.groupby(df["ts_ms"] // MIN * MIN, sort=True):
+        mid = g["mid"].to_numpy()
+        ret = np.log(mid[1:] / mid[:-1])
+        std = float(np.std(ret)) if ret.size else None
+        rows.append((pair, m, len(g), mid.mean(), g["spread"].mean(), std))
+    return rows
+
+
+def _assert_same_minutes(got, want):
+    assert [r[:3] for r in got] == [r[:3] for r in want]  # pair, minute, ticks
+    for g, w in zip(got, want):
+        assert g[3:5] == pytest.approx(w[3:5], rel=1e-14)
+        assert (g[5] is None) == (w[5] is None)
+        if w[5] is not None:
+            assert g[5] == pytest.approx(w[5], rel=1e-9, abs=1e-15)
+
+
+def _rows(batch: pa.RecordBatch):
+    return list(zip(*[batch.column(c).to_pylist() for c in batch.schema.names]))
+
+
+def test_minute_rows_are_the_per_minute_features_of_sorted_ticks():
+    from fxwatch.stats.compute import MINUTE_COLUMNS, minute_rows
+
+    ticks = _sorted_ticks(3)
+    got = minute_rows("EUR/USD", ticks)
+    assert got.schema.names == MINUTE_COLUMNS
+    want = _pandas_minutes("EUR/USD", ticks)
+    assert any(r[2] == 1 for r in want) and any(r[2] > 10 for r in want)  # the cases are there
+    _assert_same_minutes(_rows(got), want)
+    assert minute_rows("EUR/USD", ticks.slice(0, 0)).num_rows == 0
+    with pytest.raises(ValueError, match="not sorted"):
+        minute_rows("EUR/USD", ticks.take(pa.array(np.arange(ticks.num_rows)[::-1])))
+
+
+@pytest.mark.spark
+def test_minute_rows_equal_sparks_tick_minutes(spark):
+    """minute_rows on the store's sorted ticks == _tick_minutes (the lag window) on the same ticks
+    as Spark rows, ties in ts_ms ordered by tick id on both sides."""
+    from fxwatch.stats.compute import _tick_minutes, minute_rows, prepare_quotes
+
+    ticks = _sorted_ticks(5, minutes=90, start=MONDAY - 30 * MIN)  # across midnight
+    quotes = spark.createDataFrame(
+        pa.table(
+            {
+                "pair": ["USD/JPY"] * ticks.num_rows,
+                "ts_ms": ticks.column("ts_ms"),
+                "seq": ticks.column("tick_id"),
+                "bid": ticks.column("bid"),
+                "ask": ticks.column("ask"),
+            }
+        ).to_pandas()
+    )
+    want = sorted(tuple(r) for r in _tick_minutes(prepare_quotes(quotes)).collect())
+    _assert_same_minutes(_rows(minute_rows("USD/JPY", ticks)), want)
+
+
+@pytest.mark.spark
+def test_stats_from_minutes_are_the_stats_from_ticks(spark):
+    """compute_stats_from_minutes on minute_rows of each pair-day == compute_stats on the ticks:
+    the same rows (lookback, pair filter, empty minutes) to floating-point summation noise."""
+    from fxwatch.stats.compute import (
+        MINUTE_SCHEMA,
+        STATS_COLUMNS,
+        compute_stats,
+        compute_stats_from_minutes,
+        minute_rows,
+    )
+
+    day = 86_400_000
+    quotes, minutes = [], []
+    for i, pair in enumerate(("EUR/USD", "USD/JPY", "GBP/USD")):
+        for d in (-1, 0, 1):  # the day before the lookback, the lookback day, the as-of day
+            t = _sorted_ticks(10 * i + d + 1, minutes=150, start=MONDAY + d * day + i * 97 * MIN)
+            minutes += _rows(minute_rows(pair, t))
+            quotes += [
+                (pair, ts, tid, b, a)
+                for ts, tid, b, a in zip(*[t.column(c).to_pylist() for c in t.column_names])
+            ]
+    quotes_df = spark.createDataFrame(
+        quotes, "pair string, ts_ms long, seq long, bid double, ask double"
+    )
+    minutes_df = spark.createDataFrame(minutes, MINUTE_SCHEMA)
+    for pairs in (None, ["USD/JPY"]):
+        args = ("2014-05-06", 1, pairs)
+        want = {tuple(r[:3]): r for r in compute_stats(spark, quotes_df, *args).collect()}
+        got = {
+            tuple(r[:3]): r for r in compute_stats_from_minutes(spark, minutes_df, *args).collect()
+        }
+        assert want and set(got) == set(want)
+        assert {k[0] for k in got} == set(pairs or ("EUR/USD", "USD/JPY", "GBP/USD"))
+        for key, w in want.items():
+            g = got[key]
+            for c in STATS_COLUMNS[3:]:
+                assert g[c] == pytest.approx(w[c], rel=1e-12, abs=1e-18), (key, c)

@@ -1,5 +1,18 @@
-"""`fxwatch bench stats`: the historical stats job (Spark) against DuckDB on the same Parquet
-history."""
+"""`fxwatch bench stats`: the historical stats job (Spark) against DuckDB on the same history.
+
+Three timed figures on one generated history (Parquet, made once):
+
+* duckdb: the statistics in DuckDB SQL on the Parquet files (the yardstick);
+* spark: `fxwatch.stats.compute.compute_stats` on the same Parquet files (ticks in, per-minute
+  features in Spark);
+* chunk job: the stats job's own path (`fxwatch.stats.job.stats_from_store`) on the same ticks
+  written once (untimed) into the tick store of the bench keyspace: per (pair, day) task, read
+  and decode the chunks and make the per-minute rows there (`load_minutes`), then
+  `compute_stats_from_minutes` in Spark. Its time is then split into the read (the tasks, up to
+  the minute rows) and the Spark part (the statistics from the cached minute rows).
+
+Each result is compared with DuckDB's (`compare`): the same rows, to floating-point noise.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +26,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fxwatch.bench.pipeline import BENCH_KEYSPACE
 from fxwatch.bench.ticks import BASE_MID, BENCH_PAIRS
 from fxwatch.stats.compute import compute_stats
+from fxwatch.stats.job import stats_from_store
+from fxwatch.store.names import qualified
+from fxwatch.store.schema import init_schema
+from fxwatch.store.session import prepared, process_session
+from fxwatch.store.ticks import TICK_COLUMNS, count_ticks, write_ticks
 from fxwatch.stream.session import get_spark
 
-__all__ = ["history_path", "write_history", "duckdb_stats", "spark_stats", "compare", "bench_stats"]
+__all__ = [
+    "history_path",
+    "write_history",
+    "store_history",
+    "duckdb_stats",
+    "spark_stats",
+    "chunk_job_stats",
+    "chunk_job_parts",
+    "compare",
+    "bench_stats",
+]
 
 _FIRST_DAY = date(2024, 1, 1)  # a Monday: the history covers whole weeks from here
 
@@ -65,6 +94,55 @@ def write_history(
             part += 1
     done.write_text("ok\n")
     return path
+
+
+def store_history(
+    settings, path: Path, days: int, batch: int = 200_000, echo=print
+) -> tuple[int, tuple[str, ...]]:
+    """Put the Parquet history into the tick store of `settings.keyspace`, once; returns (ticks
+    stored, pairs).
+
+    Skipped when the store already holds as many ticks of these pairs and days as the Parquet
+    files; otherwise those (pair, day) partitions are emptied first (another history may have been
+    written there) and the ticks written with the store's own writer (`write_ticks`: chunks per
+    pair and minute). The Parquet `offset` becomes the tick id, so the store's (ts_ms, tick_id)
+    order is the (ts_ms, offset) order compute_stats and DuckDB take the returns in."""
+    init_schema(settings)
+    files = sorted(path.glob("*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    pairs = tuple(sorted(set(pq.read_table(path, columns=["pair"]).column("pair").to_pylist())))
+    dates = [_FIRST_DAY + timedelta(days=i) for i in range(days)]
+    session = process_session(settings)
+    stored = count_ticks(session, settings.keyspace, pairs, dates)
+    if stored == rows:
+        return stored, pairs
+    echo(f"tick store: writing {rows} ticks into {settings.keyspace} (had {stored}), once")
+    if stored:  # another history in these partitions: merging into it would mix the two
+        table = qualified(settings.keyspace, "quote_chunks")
+        delete = prepared(session, f"DELETE FROM {table} WHERE pair = ? AND day = ?")
+        for pair in pairs:
+            for day in dates:
+                session.execute(delete, (pair, day))
+    for f in files:
+        table = pq.read_table(f)
+        n = table.num_rows
+        ticks = pa.table(
+            {
+                "pair": table.column("pair"),
+                "ts_ms": table.column("ts_ms"),
+                "tick_id": table.column("offset"),
+                "bid": table.column("bid"),
+                "ask": table.column("ask"),
+                "source": pa.array(["bench-stats"] * n, pa.string()),
+                **{c: pa.nulls(n, pa.float64()) for c in ("low", "high", "open")},
+            }
+        ).select(TICK_COLUMNS)
+        for lo in range(0, n, batch):
+            write_ticks(session, settings.keyspace, ticks.slice(lo, batch))
+    stored = count_ticks(session, settings.keyspace, pairs, dates)
+    if stored != rows:
+        raise RuntimeError(f"tick store holds {stored} ticks of the history, not {rows}")
+    return stored, pairs
 
 
 DUCKDB_SQL = """
@@ -140,6 +218,36 @@ def spark_stats(spark, path: Path, days: int):
     return df, time.perf_counter() - t0
 
 
+def chunk_job_stats(spark, settings, days: int, pairs):
+    """The stats job's path on the tick store of `settings.keyspace` (stats_from_store: minute
+    rows made in the read tasks, statistics in Spark), collected; returns (pandas df, seconds)."""
+    as_of, _, _ = _range(days)
+    t0 = time.perf_counter()
+    _, stats = stats_from_store(spark, settings, as_of, days, pairs)
+    df = stats.toPandas()
+    return df, time.perf_counter() - t0
+
+
+def chunk_job_parts(spark, settings, days: int, pairs) -> dict[str, object]:
+    """Where the chunk job's time goes: the read (the (pair, day) tasks: queries, chunk decoding,
+    minute rows; counted into Spark's cache) vs the Spark part (the statistics from the cached
+    minute rows, collected)."""
+    as_of, _, _ = _range(days)
+    minutes, stats = stats_from_store(spark, settings, as_of, days, pairs)
+    minutes.cache()  # `stats` is planned on `minutes`: it reads the cache once it is filled
+    t0 = time.perf_counter()
+    n_minutes = minutes.count()
+    t1 = time.perf_counter()
+    stats.toPandas()
+    t2 = time.perf_counter()
+    minutes.unpersist()
+    return {
+        "chunk_minute_rows": n_minutes,
+        "chunk_read_s": round(t1 - t0, 2),
+        "chunk_spark_s": round(t2 - t1, 2),
+    }
+
+
 def compare(a, b, cols=("n", "mean", "std", "median", "mad", "p01", "p99")) -> dict[str, object]:
     """Rows in common and the largest relative difference per statistic (a sanity check of
     the yardstick)."""
@@ -159,8 +267,12 @@ def compare(a, b, cols=("n", "mean", "std", "median", "mad", "p01", "p99")) -> d
     return out
 
 
-def bench_stats(settings, ticks: int = 20_000_000, days: int = 30, echo=print) -> dict[str, object]:
-    """Write the history once, time DuckDB then Spark on it, check they agree, report the ratio."""
+def bench_stats(
+    settings, ticks: int = 20_000_000, days: int = 30, chunk_job: bool = True, echo=print
+) -> dict[str, object]:
+    """Write the history once, time DuckDB, Spark on Parquet, then the stats job's path on the
+    tick store (unless `chunk_job` is False: no Cassandra needed), check they agree with DuckDB,
+    report the ratios."""
     path = history_path(settings, ticks, days)
     t0 = time.perf_counter()
     write_history(path, ticks, days)
@@ -181,4 +293,29 @@ def bench_stats(settings, ticks: int = 20_000_000, days: int = 30, echo=print) -
         "spark_master": settings.spark_master,
     }
     out.update(compare(spark_df, duck))
+    if chunk_job:
+        out.update(_chunk_job_figures(spark, settings, path, days, duck, duck_s, echo))
+    return out
+
+
+def _chunk_job_figures(spark, settings, path: Path, days: int, duck, duck_s: float, echo):
+    """The chunk job's figures: the history stored once in the bench keyspace (untimed), the job
+    timed and compared with DuckDB, then its time split into read and Spark part."""
+    s = settings.with_(keyspace=BENCH_KEYSPACE)
+    t0 = time.perf_counter()
+    stored, pairs = store_history(s, path, days, echo=echo)
+    echo(f"tick store: {stored} ticks in {BENCH_KEYSPACE} ({time.perf_counter() - t0:.1f} s)")
+    chunk_df, chunk_s = chunk_job_stats(spark, s, days, pairs)
+    echo(f"chunk job: {len(chunk_df)} stats rows in {chunk_s:.1f} s")
+    agree = compare(chunk_df, duck)
+    out: dict[str, object] = {
+        "chunk_job_s": round(chunk_s, 2),
+        "chunk_job_vs_duckdb": round(chunk_s / duck_s, 2),
+        "chunk_rows": agree["rows_spark"],
+        "chunk_rows_matched": agree["rows_matched"],
+        "chunk_max_rel_diff": agree["max_rel_diff"],
+    }
+    parts = chunk_job_parts(spark, s, days, pairs)
+    echo(f"chunk job parts: read {parts['chunk_read_s']} s, spark {parts['chunk_spark_s']} s")
+    out.update(parts)
     return out

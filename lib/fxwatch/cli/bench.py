@@ -86,10 +86,15 @@ def register(subparsers) -> None:
     pr.set_defaults(func=_cmd_producer)
 
     st = sub.add_parser(
-        "stats", help="the historical stats job on Spark vs DuckDB on the same Parquet"
+        "stats", help="the historical stats job on Spark (Parquet, tick store) vs DuckDB"
     )
     st.add_argument("--ticks", type=int, default=20_000_000, help="rows of generated history")
     st.add_argument("--days", type=int, default=30, help="days of history")
+    st.add_argument(
+        "--skip-chunk-job",
+        action="store_true",
+        help="skip the stats job's path on the tick store (Cassandra not needed then)",
+    )
     st.set_defaults(func=_cmd_stats)
 
     so = sub.add_parser(
@@ -163,7 +168,13 @@ def _cmd_stats(args) -> int:
     from fxwatch.bench.stats import bench_stats
 
     settings = _settings()
-    result = bench_stats(settings, ticks=args.ticks, days=args.days, echo=_err)
+    result = bench_stats(
+        settings,
+        ticks=args.ticks,
+        days=args.days,
+        chunk_job=not args.skip_chunk_job,
+        echo=_err,
+    )
     result["machine"] = machine_info(settings)
     emit(result)
     return 0

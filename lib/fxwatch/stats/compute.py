@@ -1,18 +1,37 @@
-"""compute_stats: per pair and hour-of-week statistics of 1-minute window metrics, gaps included."""
+"""compute_stats: per pair and hour-of-week statistics of 1-minute window metrics, gaps included.
+
+Two ways in, one way on:
+
+* `compute_stats(spark, quotes_df, ...)`: ticks (any frame of quotes) -> the per-minute features
+  in Spark (`_tick_minutes`: a lag window over every tick, so a shuffle and a sort of them all);
+* `compute_stats_from_minutes(spark, minutes_df, ...)`: the per-minute features already made
+  where the ticks were decoded (`minute_rows`, run by `fxwatch.stats.spark_io.load_minutes` in
+  each (pair, UTC day) task of the tick store read), so Spark only sees one row per minute.
+
+Both then share every later step: the empty-minute grid of each pair's span, the hour of week,
+the unpivot to one row per metric, the moments and the exact quantiles.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+import pyarrow as pa
+
 from fxwatch.stream.features import hour_of_week, unpivot_metrics
 
 __all__ = [
     "STATS_COLUMNS",
+    "MINUTE_COLUMNS",
+    "MINUTE_SCHEMA",
     "as_of_range",
     "prepare_quotes",
+    "minute_rows",
     "minute_features",
     "exact_percentile",
     "compute_stats",
+    "compute_stats_from_minutes",
 ]
 
 STATS_COLUMNS = [
@@ -27,6 +46,20 @@ STATS_COLUMNS = [
     "p01",
     "p99",
 ]
+# One row per pair and non-empty minute (m = the minute's start, epoch ms): what `_tick_minutes`
+# makes in Spark and `minute_rows` makes from a pair-day of sorted ticks.
+MINUTE_COLUMNS = ["pair", "m", "ticks", "mid_avg", "spread_avg", "ret_std"]
+MINUTE_SCHEMA = "pair string, m long, ticks int, mid_avg double, spread_avg double, ret_std double"
+_MINUTE_ARROW_SCHEMA = pa.schema(
+    [
+        ("pair", pa.string()),
+        ("m", pa.int64()),
+        ("ticks", pa.int32()),
+        ("mid_avg", pa.float64()),
+        ("spread_avg", pa.float64()),
+        ("ret_std", pa.float64()),
+    ]
+)
 _MINUTE_MS = 60_000
 _HOUR_MS = 3_600_000
 
@@ -103,6 +136,68 @@ def _tick_minutes(q):
     )
 
 
+def minute_rows(pair: str, ticks: pa.Table) -> pa.RecordBatch:
+    """Sorted ticks of one pair -> one row per non-empty minute (MINUTE_COLUMNS), in numpy.
+
+    The same values as `_tick_minutes` (to floating-point summation order): ticks, mid_avg,
+    spread_avg, and ret_std = the population std of the log returns between consecutive ticks of
+    the minute, NULL for a 1-tick minute.
+
+    Why here and not in Spark: the tick store hands the ticks of a (pair, UTC day) over sorted by
+    (ts_ms, tick_id) — the order the lag window of `_tick_minutes` sorts them into — and a minute
+    never straddles a UTC day. So the per-minute step is a single pass over runs of consecutive
+    rows, done in the task that decodes the chunks, with no shuffle or sort of the ticks in Spark;
+    Spark then works on about 1 row per minute instead of one per tick.
+
+    `ticks` needs ts_ms, bid, ask, sorted by ts_ms (ties in the order their returns are taken:
+    the store's tick_id order); a table out of order raises ValueError.
+    """
+    ts = np.asarray(ticks.column("ts_ms").to_numpy(), dtype=np.int64)
+    if ts.size == 0:
+        return pa.RecordBatch.from_pylist([], schema=_MINUTE_ARROW_SCHEMA)
+    if (np.diff(ts) < 0).any():
+        raise ValueError(f"minute_rows: the ticks of {pair} are not sorted by ts_ms")
+    bid = np.asarray(ticks.column("bid").to_numpy(), dtype=np.float64)
+    ask = np.asarray(ticks.column("ask").to_numpy(), dtype=np.float64)
+    mid = (bid + ask) / 2  # the same arithmetic as prepare_quotes
+    spread = ask - bid
+
+    # Sorted ticks: each minute is one run of consecutive rows. `run` numbers the runs 0..k-1.
+    minute = ts - ts % _MINUTE_MS  # numpy's % is a floor modulo, like pmod in _floor_to
+    starts_run = np.ones(ts.size, dtype=bool)
+    starts_run[1:] = minute[1:] != minute[:-1]
+    run = np.cumsum(starts_run) - 1
+    k = int(run[-1]) + 1
+    count = np.bincount(run, minlength=k)
+    mid_avg = np.bincount(run, weights=mid, minlength=k) / count
+    spread_avg = np.bincount(run, weights=spread, minlength=k) / count
+
+    # Log returns between a tick and the previous one of the same minute (the first tick of a
+    # minute has none), then their population std per minute: mean first, then the mean squared
+    # deviation (two passes, as stable as Spark's stddev_pop).
+    same_minute = ~starts_run[1:]
+    ret = np.log(mid[1:][same_minute] / mid[:-1][same_minute])
+    ret_run = run[1:][same_minute]
+    n_ret = count - 1
+    has_ret = n_ret > 0
+    divisor = np.where(has_ret, n_ret, 1)
+    ret_mean = np.bincount(ret_run, weights=ret, minlength=k) / divisor
+    squares = np.bincount(ret_run, weights=(ret - ret_mean[ret_run]) ** 2, minlength=k)
+    ret_std = np.sqrt(squares / divisor)
+
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([pair] * k, pa.string()),
+            pa.array(minute[starts_run]),
+            pa.array(count.astype(np.int32)),
+            pa.array(mid_avg),
+            pa.array(spread_avg),
+            pa.array(ret_std, mask=~has_ret),  # NULL for a 1-tick minute, as stddev_pop of none
+        ],
+        schema=_MINUTE_ARROW_SCHEMA,
+    )
+
+
 def _with_empty_minutes(feats, start_ms: int, end_ms: int):
     """Non-empty minutes -> the full minute grid of each pair's active span, empty minutes as
     ticks = 0.
@@ -152,7 +247,14 @@ def minute_features(spark, quotes, start_ms: int, end_ms: int):
     from pyspark.sql import functions as F
 
     q = prepare_quotes(quotes).where((F.col("ts_ms") >= start_ms) & (F.col("ts_ms") < end_ms))
-    return _with_empty_minutes(_tick_minutes(q), start_ms, end_ms).withColumn(
+    return _minute_grid(_tick_minutes(q), start_ms, end_ms)
+
+
+def _minute_grid(minutes, start_ms: int, end_ms: int):
+    """Non-empty minute rows (MINUTE_COLUMNS) -> the full minute grid with its hour of week."""
+    from pyspark.sql import functions as F
+
+    return _with_empty_minutes(minutes, start_ms, end_ms).withColumn(
         "hour_of_week", hour_of_week(F.col("window_start"))
     )
 
@@ -189,9 +291,29 @@ def compute_stats(spark, quotes_df, as_of: str | date, lookback_days: int, pairs
     start_ms, end_ms = as_of_range(as_of, lookback_days)
     if pairs:
         quotes_df = quotes_df.where(F.col("pair").isin(list(pairs)))
-    long = unpivot_metrics(
-        minute_features(spark, quotes_df, start_ms, end_ms), ["pair", "hour_of_week"]
-    )
+    return _stats_of_grid(minute_features(spark, quotes_df, start_ms, end_ms))
+
+
+def compute_stats_from_minutes(
+    spark, minutes_df, as_of: str | date, lookback_days: int, pairs=None
+):
+    """compute_stats from per-minute rows (MINUTE_COLUMNS, e.g. `spark_io.load_minutes` or
+    `minute_rows`) instead of ticks: the same STATS_COLUMNS rows, to floating-point summation
+    order. Only the minutes of the `lookback_days` days before `as_of` count."""
+    from pyspark.sql import functions as F
+
+    start_ms, end_ms = as_of_range(as_of, lookback_days)
+    minutes = minutes_df.where((F.col("m") >= start_ms) & (F.col("m") < end_ms))
+    if pairs:
+        minutes = minutes.where(F.col("pair").isin(list(pairs)))
+    return _stats_of_grid(_minute_grid(minutes.select(*MINUTE_COLUMNS), start_ms, end_ms))
+
+
+def _stats_of_grid(grid):
+    """The minute grid (pair, hour_of_week and the METRICS columns) -> STATS_COLUMNS rows."""
+    from pyspark.sql import functions as F
+
+    long = unpivot_metrics(grid, ["pair", "hour_of_week"])
     # one pass: moments plus each group's sorted values (a few hundred), the quantiles read off them
     groups = long.groupBy("pair", "hour_of_week", "metric").agg(
         F.count(F.lit(1)).alias("n"),

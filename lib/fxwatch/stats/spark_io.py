@@ -1,16 +1,23 @@
-"""The stats job's Cassandra I/O in Spark: quote history in, a stats DataFrame out as a version."""
+"""The stats job's Cassandra I/O in Spark: quote history in, a stats DataFrame out as a version.
+
+The history is read (pair, UTC day) by (pair, day) on the executors: one paged query of the tick
+store per task, its chunks decoded there. `load_quotes` hands every tick to Spark; `load_minutes`
+turns each pair-day's sorted ticks into one row per non-empty minute in the same task
+(`fxwatch.stats.compute.minute_rows`), so Spark gets ~1 row per minute instead of one per tick.
+"""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
 from fxwatch.config import Settings
+from fxwatch.stats.compute import MINUTE_SCHEMA, minute_rows
 from fxwatch.store.pair_status import known_pairs
 from fxwatch.store.session import process_session
 from fxwatch.store.stats import write_stats_version
 from fxwatch.store.ticks import read_ticks_arrow
 
-__all__ = ["QUOTE_HISTORY_SCHEMA", "load_quotes", "write_stats"]
+__all__ = ["QUOTE_HISTORY_SCHEMA", "MINUTE_SCHEMA", "load_quotes", "load_minutes", "write_stats"]
 
 QUOTE_HISTORY_SCHEMA = "pair string, ts_ms long, seq long, bid double, ask double"
 _DAY_MS = 86_400_000
@@ -19,11 +26,43 @@ _DAY_MS = 86_400_000
 def load_quotes(spark, settings: Settings, start_ms: int, end_ms: int, pairs=None, slices: int = 4):
     """Quotes of [start_ms, end_ms) from the tick store, read (pair, UTC day) by (pair, day) on
     the executors (one paged query each, chunks decoded there) -> DataFrame; `seq` = tick id."""
+    return _per_pair_day(
+        spark, settings, start_ms, end_ms, pairs, slices, _tick_rows, QUOTE_HISTORY_SCHEMA
+    )
+
+
+def load_minutes(
+    spark, settings: Settings, start_ms: int, end_ms: int, pairs=None, slices: int = 4
+):
+    """Per-minute features of [start_ms, end_ms) from the tick store -> DataFrame (MINUTE_SCHEMA:
+    pair, m, ticks, mid_avg, spread_avg, ret_std), one row per pair and non-empty minute.
+
+    Read as `load_quotes` reads, but each (pair, day) task reduces its sorted ticks to minutes
+    with `minute_rows` before anything reaches Spark: the input of
+    `fxwatch.stats.compute.compute_stats_from_minutes`."""
+    return _per_pair_day(
+        spark, settings, start_ms, end_ms, pairs, slices, minute_rows, MINUTE_SCHEMA
+    )
+
+
+def _tick_rows(pair: str, t: pa.Table) -> pa.RecordBatch:
+    """A pair-day of ticks from the store -> QUOTE_HISTORY_SCHEMA rows (the tick id as `seq`)."""
+    columns = [t.column(c).combine_chunks() for c in ("ts_ms", "tick_id", "bid", "ask")]
+    return pa.RecordBatch.from_arrays(
+        [pa.array([pair] * t.num_rows, pa.string()), *columns],
+        names=["pair", "ts_ms", "seq", "bid", "ask"],
+    )
+
+
+def _per_pair_day(spark, settings, start_ms, end_ms, pairs, slices, rows_of, schema: str):
+    """One Spark task input row per (pair, UTC day) of [start_ms, end_ms), spread over `slices`
+    partitions; each executor reads its pair-days from the tick store (sorted ticks) and yields
+    `rows_of(pair, ticks)` for every non-empty one -> DataFrame of `schema`."""
     pairs = list(pairs) if pairs else known_pairs(settings)
     days = range(start_ms // _DAY_MS, (end_ms - 1) // _DAY_MS + 1)
     tasks = [(p, d) for p in pairs for d in days]
     if not tasks:
-        return spark.createDataFrame([], QUOTE_HISTORY_SCHEMA)
+        return spark.createDataFrame([], schema)
 
     def read(batches):
         session = process_session(settings)
@@ -32,18 +71,12 @@ def load_quotes(spark, settings: Settings, start_ms: int, end_ms: int, pairs=Non
                 lo, hi = max(start_ms, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS)
                 t = read_ticks_arrow(session, settings.keyspace, pair, lo, hi)
                 if t.num_rows:
-                    columns = [
-                        t.column(c).combine_chunks() for c in ("ts_ms", "tick_id", "bid", "ask")
-                    ]
-                    yield pa.RecordBatch.from_arrays(
-                        [pa.array([pair] * t.num_rows, pa.string()), *columns],
-                        names=["pair", "ts_ms", "seq", "bid", "ask"],
-                    )
+                    yield rows_of(pair, t)
 
     return (
         spark.createDataFrame(tasks, "pair string, day long")
         .repartition(min(slices, len(tasks)))
-        .mapInArrow(read, QUOTE_HISTORY_SCHEMA)
+        .mapInArrow(read, schema)
     )
 
 
