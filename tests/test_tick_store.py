@@ -81,6 +81,25 @@ def test_a_chunk_round_trips_nulls_sources_and_two_ticks_in_one_millisecond():
     assert empty.num_rows == 0 and empty.schema == CHUNK_SCHEMA
 
 
+def test_chunks_decoded_together_equal_each_decoded_alone():
+    """A range read decodes its chunks to numpy and builds one table: the same rows as decoding
+    each chunk alone, though each chunk has its own source dictionary and null pattern."""
+    from fxwatch.store.ticks import _concat, _decode_arrays, _table
+
+    chunks = [
+        _ticks("X", [1, 2, 3], [1, 2, 3], source=["b", None, "a"], low=[None, 1.0, None]),
+        _ticks("X", [60_001], [4], source="c", low=[2.0]),  # every optional value set
+        _ticks("X", [120_000, 120_001], [5, 6], source=[None, None]),  # no source at all
+        _ticks("X", [180_000], [7], source="a").slice(0, 0),  # an empty chunk
+    ]
+    blobs = [encode_chunk(t.drop_columns(["pair"])) for t in chunks]
+    together = _table(*_concat([_decode_arrays(b) for b in blobs]))
+    alone = pa.concat_tables([decode_chunk(b) for b in blobs]).unify_dictionaries()
+    assert together.schema == CHUNK_SCHEMA
+    assert together.to_pylist() == alone.to_pylist()
+    assert together.column("low").null_count == 2 + 0 + 2
+
+
 def test_merge_keeps_each_identity_once_sorted_and_different_ticks_of_one_ms_apart():
     a = _ticks("X", [10, 20, 20], [1, 2, 3])
     b = _ticks("X", [20, 5, 10], [2, 4, 9])  # (20, 2) again, a new earlier tick, (10, 9) is new

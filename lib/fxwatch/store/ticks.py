@@ -104,7 +104,7 @@ TICK_FRAME_COLUMNS = [
 _DAY_MS = 86_400_000
 _OPTIONAL = ("low", "high", "open")
 _CODEC = pa.Codec("zstd", compression_level=1)
-_PAGE_CHUNKS = 64  # chunks per page of a partition read (a busy minute is ~100 kB)
+_PAGE_CHUNKS = 360  # chunks per page of a partition read (a busy minute is ~100 kB)
 _EPOCH, _ONE_MS = datetime(1970, 1, 1), timedelta(milliseconds=1)
 
 
@@ -145,6 +145,13 @@ def encode_chunk(table: pa.Table) -> bytes:
 
 def decode_chunk(data: bytes) -> pa.Table:
     """A chunk blob -> its ticks as a pyarrow Table (CHUNK_SCHEMA)."""
+    return _table(*_concat([_decode_arrays(data)]))
+
+
+def _decode_arrays(data: bytes) -> tuple[list[str], dict[str, np.ndarray]]:
+    """A chunk blob -> (source names, numpy columns): ts_ms, tick_id, bid, ask, source index
+    (-1 = null), and for low/high/open the values plus a validity mask (None: all valid; a column
+    absent: all null). Numpy views on the decompressed bytes: no Arrow object per chunk."""
     (size,) = struct.unpack_from("<I", data)
     raw = _CODEC.decompress(memoryview(data)[4:], size, asbytes=True)
     n, k = struct.unpack_from("<IH", raw)
@@ -161,29 +168,68 @@ def decode_chunk(data: bytes) -> pa.Table:
         pos += a.nbytes
         return a
 
-    ts = np.cumsum(take("<i8", n))
-    columns = [
-        pa.array(ts),
-        pa.array(take("<i8", n)),
-        pa.array(take("<f8", n)),
-        pa.array(take("<f8", n)),
-    ]
-    index = take("<i4", n)
-    columns.append(
-        pa.DictionaryArray.from_arrays(
-            pa.array(index, mask=index < 0), pa.array(names, pa.string())
-        )
-    )
-    for _ in _OPTIONAL:
+    cols: dict[str, np.ndarray] = {"n": np.int64(n)}
+    cols["ts_ms"] = np.cumsum(take("<i8", n))
+    cols["tick_id"] = take("<i8", n)
+    cols["bid"] = take("<f8", n)
+    cols["ask"] = take("<f8", n)
+    cols["source"] = take("<i4", n)
+    for name in _OPTIONAL:
         kind = raw[pos]
         pos += 1
         if kind == 0:
-            columns.append(pa.nulls(n, pa.float64()))
-            continue
-        valid = take("u1", (n + 7) // 8) if kind == 2 else None
-        values = take("<f8", n)
-        buffers = [None if valid is None else pa.py_buffer(valid.tobytes()), pa.py_buffer(values)]
-        columns.append(pa.Array.from_buffers(pa.float64(), n, buffers))
+            continue  # all null
+        bits = take("u1", (n + 7) // 8) if kind == 2 else None
+        cols[name] = take("<f8", n)
+        if bits is not None:
+            cols[name + "_valid"] = np.unpackbits(bits, bitorder="little")[:n].astype(bool)
+    return names, cols
+
+
+def _concat(decoded: list[tuple[list[str], dict[str, np.ndarray]]]):
+    """Decoded chunks (in order) -> one set of numpy columns and one source dictionary."""
+    where: dict[str, int] = {}  # source name -> its index in the shared dictionary
+    sources, out = [], {c: [] for c in ("ts_ms", "tick_id", "bid", "ask")}
+    optional = {c: ([], []) for c in _OPTIONAL}  # values, validity
+    for chunk_names, cols in decoded:
+        n = int(cols["n"])
+        for c in out:
+            out[c].append(cols[c])
+        # this chunk's source indices -> indices into the shared dictionary
+        remap = np.array([where.setdefault(x, len(where)) for x in chunk_names] + [-1], np.int32)
+        sources.append(remap[cols["source"]])  # index -1 picks the trailing -1: null stays null
+        for c in _OPTIONAL:
+            values, valid = optional[c]
+            if c not in cols:  # the chunk has no value of it
+                values.append(np.full(n, np.nan))
+                valid.append(np.zeros(n, bool))
+            else:
+                values.append(cols[c])
+                valid.append(cols.get(c + "_valid", np.ones(n, bool)))
+    names = sorted(where, key=where.get)
+    arrays = {c: np.concatenate(v) if v else np.empty(0) for c, v in out.items()}
+    arrays["source"] = np.concatenate(sources) if sources else np.empty(0, np.int32)
+    for c, (values, valid) in optional.items():
+        arrays[c] = np.concatenate(values) if values else np.empty(0)
+        arrays[c + "_valid"] = np.concatenate(valid) if valid else np.empty(0, bool)
+    return names, arrays
+
+
+def _table(names: list[str], a: dict[str, np.ndarray]) -> pa.Table:
+    """Numpy columns (from `_concat`) -> a CHUNK_SCHEMA table."""
+    index = a["source"]
+    columns = [
+        pa.array(a["ts_ms"].astype(np.int64, copy=False)),
+        pa.array(a["tick_id"].astype(np.int64, copy=False)),
+        pa.array(a["bid"].astype(np.float64, copy=False)),
+        pa.array(a["ask"].astype(np.float64, copy=False)),
+        pa.DictionaryArray.from_arrays(
+            pa.array(index, pa.int32(), mask=index < 0), pa.array(names, pa.string())
+        ),
+    ]
+    for c in _OPTIONAL:
+        valid = a[c + "_valid"]
+        columns.append(pa.array(a[c], pa.float64(), mask=~valid))
     return pa.Table.from_arrays(columns, schema=CHUNK_SCHEMA)
 
 
@@ -295,12 +341,16 @@ def _chunk_row(pair: str, day: int, bucket: int, ticks: pa.Table, now: int) -> t
 
 
 def _decode(encoding: str, data: bytes) -> pa.Table:
+    _check_encoding(encoding)
+    return decode_chunk(data)
+
+
+def _check_encoding(encoding: str) -> None:
     if encoding != ENCODING:
         raise FxwatchError(
             f"a tick chunk is encoded {encoding!r}, this fxwatch reads "
             f"{ENCODING!r}: upgrade fxwatch to read it"
         )
-    return decode_chunk(data)
 
 
 def _ms(t: datetime) -> int:
@@ -314,10 +364,10 @@ def read_ticks_arrow(
 ) -> pa.Table:
     """Ticks of `pair` with start_ms <= ts_ms < end_ms (CHUNK_SCHEMA, sorted): one query per UTC
     day, paged, only the chunks that overlap the range."""
-    parts = list(_chunks_in_range(target, keyspace, pair, start_ms, end_ms))
-    if not parts:
+    decoded = list(_chunks_in_range(target, keyspace, pair, start_ms, end_ms))
+    if not decoded:
         return CHUNK_SCHEMA.empty_table()
-    t = pa.concat_tables(parts)
+    t = _table(*_concat(decoded))  # one Arrow table for the whole range, not one per chunk
     ts = t.column("ts_ms")
     keep = pc.and_(pc.greater_equal(ts, start_ms), pc.less(ts, end_ms))
     return t if pc.all(keep).as_py() else t.filter(keep)
@@ -333,7 +383,7 @@ def read_ticks(target, keyspace: str | None, pair: str, start_ms: int, end_ms: i
     return df[TICK_FRAME_COLUMNS]
 
 
-def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[pa.Table]:
+def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[tuple]:
     session, ks = resolve(target, keyspace)
     if end_ms <= start_ms:
         return
@@ -349,7 +399,8 @@ def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[pa.Ta
         args = (pair, EPOCH_DATE_OFFSET + day, lo, hi)
         rows = with_retry(lambda args=args: session.execute(stmt, args), "reading tick chunks")
         for r in rows:
-            yield _decode(r.encoding, r.data)
+            _check_encoding(r.encoding)
+            yield _decode_arrays(r.data)
 
 
 def count_ticks(
