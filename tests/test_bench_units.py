@@ -176,10 +176,32 @@ def test_progress_rows_and_profile_are_per_fxwatch_query():
     assert query_of("tick_alerts-fx-quotes-thr-1a2b") == "tick_alerts" and query_of(None) == "?"
     log = ProgressLog()
     log.events += [
-        {"name": "trends-fx-quotes-x", "start_ms": 0, "duration_ms": 10.0, "rows": 40},
-        {"name": "trends-fx-quotes-x", "start_ms": 20, "duration_ms": 30.0, "rows": 60},
-        {"name": "quotes-fx-quotes-x", "start_ms": 0, "duration_ms": 5.0, "rows": 50},
+        {
+            "name": "trends-fx-quotes-x",
+            "start_ms": 0,
+            "duration_ms": 10.0,
+            "rows": 40,
+            "add_batch_ms": 4.0,
+        },
+        {
+            "name": "trends-fx-quotes-x",
+            "start_ms": 20,
+            "duration_ms": 30.0,
+            "rows": 60,
+            "add_batch_ms": 20.0,
+        },
+        {
+            "name": "quotes-fx-quotes-x",
+            "start_ms": 0,
+            "duration_ms": 5.0,
+            "rows": 50,
+            "add_batch_ms": 1.0,
+        },
     ]
     assert log.rows_by_query() == {"trends": 100, "quotes": 50}
     profile = batch_profile(log.snapshot())
     assert profile["trends"]["batches"] == 2 and profile["trends"]["max_batch_ms"] == 30.0
+    # own work: median of 4 and 20; the rest per batch: median of 6 and 10
+    assert profile["trends"]["median_add_batch_ms"] == 12.0
+    assert profile["trends"]["median_overhead_ms"] == 8.0
+    assert batch_profile(log.snapshot(), since_ms=10)["trends"]["batches"] == 1

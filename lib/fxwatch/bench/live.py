@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from fxwatch.bench.cassandra_probe import AlertPoller
 from fxwatch.bench.history import load_bench_stats
-from fxwatch.bench.progress import ProgressLog
+from fxwatch.bench.progress import ProgressLog, batch_profile
 from fxwatch.bench.report import percentile
 from fxwatch.bench.steady import SteadyFeeder, many_pairs
 from fxwatch.stack.manager import wait_until
@@ -168,6 +168,9 @@ def live_run(
             )
             fams = step_latencies(events, dict(poller.alerts))
             step["lag"] = lag
+            # each query's micro-batches in the measured window: how long, and how much of that
+            # was its own work (the rest is paid per batch, whatever its size)
+            step["batches"] = batch_profile(progress.snapshot(), since_ms=start_ms)
             step["lag_bounded"] = all(lag[n] <= bounds[n] for n in readers)
             for family, d in fams.items():
                 step[family] = _summary(d["latencies"], d["missed"])

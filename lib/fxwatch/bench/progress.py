@@ -43,6 +43,9 @@ class ProgressLog:
                             "start_ms": _ms(p.timestamp),
                             "duration_ms": float(p.batchDuration),
                             "rows": int(p.numInputRows),
+                            # where the batch's time went: addBatch (the query's own work and
+                            # its sink) vs planning, offsets, commit logs (fixed per batch)
+                            "add_batch_ms": float((p.durationMs or {}).get("addBatch", 0.0)),
                         }
                     )
 
@@ -76,18 +79,25 @@ class ProgressLog:
 
 def batch_profile(events: list[dict], since_ms: float = 0.0) -> dict[str, dict]:
     """Per query (name prefix before the topic): batches, rows, median and max batch
-    duration (ms)."""
+    duration (ms), and the median of the batch's own work (addBatch: the query's operators and
+    its sink) and of the rest (planning, offsets, commit logs: paid by every batch, whatever its
+    size)."""
     out: dict[str, dict] = {}
     for e in events:
         if e["start_ms"] < since_ms:
             continue
         name = query_of(e["name"])
-        d = out.setdefault(name, {"batches": 0, "rows": 0, "durations": []})
+        d = out.setdefault(name, {"batches": 0, "rows": 0, "durations": [], "work": []})
         d["batches"] += 1
         d["rows"] += e["rows"]
         d["durations"].append(e["duration_ms"])
+        d["work"].append(e.get("add_batch_ms", 0.0))
     for d in out.values():
-        durs = d.pop("durations")
+        durs, work = d.pop("durations"), d.pop("work")
         d["median_batch_ms"] = round(median(durs), 1) if durs else None
         d["max_batch_ms"] = round(max(durs), 1) if durs else None
+        d["median_add_batch_ms"] = round(median(work), 1) if work else None
+        d["median_overhead_ms"] = (
+            round(median(t - w for t, w in zip(durs, work)), 1) if durs else None
+        )
     return out
