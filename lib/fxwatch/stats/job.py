@@ -85,6 +85,8 @@ def run_stats_job(
                 cwd=str(settings.root),
                 progress_bar=False,
                 execution_timeout=timeout_s,
+                # the kernel's start-up warning (local TCP, no encryption) is not the user's concern
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except pm.PapermillExecutionError as exc:
             raise FxwatchError(
