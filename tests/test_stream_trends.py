@@ -99,7 +99,8 @@ def test_one_scan_trends_equal_one_groupby_per_window_spec(spark):
 
     from pyspark.testing import assertDataFrameEqual
 
-    from fxwatch.stream.trends import STAT_COLUMNS, build_trends, window_stats
+    from fxwatch.store.trends import TREND_STATS
+    from fxwatch.stream.trends import build_trends, window_stats
 
     rnd = random.Random(5)
     rows, offset = [], 0
@@ -111,7 +112,7 @@ def test_one_scan_trends_equal_one_groupby_per_window_spec(spark):
                 offset += 1
                 rows.append((pair, ts, offset, mid - 0.001, mid + 0.001))
     q = _quotes(spark, rows)
-    columns = ["pair", "window_len", "day", "window_end", "window_start", *STAT_COLUMNS]
+    columns = ["pair", "window_len", "day", "window_end", "window_start", *TREND_STATS]
     one_per_spec = window_stats(q, "1 minute", None, "1m").unionByName(
         window_stats(q, "5 minutes", "1 minute", "5m/1m")
     )

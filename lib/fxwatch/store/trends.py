@@ -8,18 +8,21 @@ from datetime import date, datetime
 from fxwatch.store.names import qualified
 from fxwatch.store.session import insert_cql, prepared, resolve, with_retry, write_rows
 
-__all__ = ["TRENDS_COLUMNS", "TRENDS_KEY", "write_trend_rows", "window_lens", "read_trends"]
+__all__ = [
+    "TREND_STATS",
+    "TRENDS_COLUMNS",
+    "TRENDS_KEY",
+    "write_trend_rows",
+    "window_lens",
+    "read_trends",
+]
 
 # Insert order of a trend row: the partition key (pair, window_len, day) first. `day` is the UTC
 # day of window_start (a date or an int day offset); times are datetimes or epoch ms. The table
 # also has `ret_std` and `ema` columns, written by versions before the trends query became plain
 # aggregations; they are not written now (NULL in new rows; writing NULL would leave tombstones).
-TRENDS_COLUMNS = [
-    "pair",
-    "window_len",
-    "day",
-    "window_end",
-    "window_start",
+# TREND_STATS: the statistics of a trend window, in the order of its row after the window's key.
+TREND_STATS = (
     "ticks",
     "mid_avg",
     "bid_avg",
@@ -32,6 +35,14 @@ TRENDS_COLUMNS = [
     "spread_min",
     "spread_max",
     "spread_std",
+)
+TRENDS_COLUMNS = [
+    "pair",
+    "window_len",
+    "day",
+    "window_end",
+    "window_start",
+    *TREND_STATS,
     "updated_at",
 ]
 TRENDS_KEY = ("pair", "window_len", "day")

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pyspark.sql import functions as F
 
 from fxwatch.config import Settings
-from fxwatch.store.trends import TRENDS_COLUMNS, write_trend_rows
+from fxwatch.store.trends import TREND_STATS, TRENDS_COLUMNS, write_trend_rows
 from fxwatch.stream.config import DEFAULT_WINDOWS, interval_ms
 from fxwatch.stream.features import utc_date
 from fxwatch.stream.read import accepted, read_records
@@ -48,23 +48,6 @@ __all__ = [
     "start_trends",
     "window_stats",
 ]
-
-# The trend columns after (pair, window_len, day, window_end, window_start), as window_stats names
-# its aggregates.
-STAT_COLUMNS = (
-    "ticks",
-    "mid_avg",
-    "bid_avg",
-    "ask_avg",
-    "open",
-    "high",
-    "low",
-    "close",
-    "spread_avg",
-    "spread_min",
-    "spread_max",
-    "spread_std",
-)
 
 
 def start_trends(spark, settings: Settings, config):
@@ -148,7 +131,7 @@ def _nested_window_stats(marked, outer: tuple[str, str | None], inner):
             F.struct(
                 F.lit(label).alias("window_len"),
                 start.alias("window_start"),
-                *[F.col(f"{name}_{i}").alias(name) for name in STAT_COLUMNS],
+                *[F.col(f"{name}_{i}").alias(name) for name in TREND_STATS],
             )
         )
     agg = assigned.groupBy("pair", "w").agg(*aggs)
@@ -163,7 +146,7 @@ def _nested_window_stats(marked, outer: tuple[str, str | None], inner):
             utc_date(F.col("window_start")).alias("day"),
             "window_end",
             "window_start",
-            *STAT_COLUMNS,
+            *TREND_STATS,
         )
     )
 
@@ -225,7 +208,7 @@ def window_stats(
         utc_date(F.col("w.start")).alias("day"),
         F.col("w.end").alias("window_end"),
         F.col("w.start").alias("window_start"),
-        *STAT_COLUMNS,
+        *TREND_STATS,
         *returns,
     )
 
