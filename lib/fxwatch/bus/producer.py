@@ -48,7 +48,8 @@ def producer_config(settings, timeout_s: float = 10.0) -> dict[str, object]:
         "bootstrap_timeout_ms": int(timeout_s * 1000),
         "max_block_ms": int(timeout_s * 1000),
         "request_timeout_ms": 15_000,
-        "delivery_timeout_ms": 30_000,
+        # a record waits for the broker as long as the producer is told to (a restart takes ~30 s)
+        "delivery_timeout_ms": max(30_000, int(timeout_s * 1000)),
     }
 
 
