@@ -149,9 +149,10 @@ def decode_chunk(data: bytes) -> pa.Table:
 
 
 def _decode_arrays(data: bytes) -> tuple[list[str], dict[str, np.ndarray]]:
-    """A chunk blob -> (source names, numpy columns): ts_ms, tick_id, bid, ask, source index
-    (-1 = null), and for low/high/open the values plus a validity mask (None: all valid; a column
-    absent: all null). Numpy views on the decompressed bytes: no Arrow object per chunk."""
+    """A chunk blob -> (source names, numpy columns): n, ts_ms, tick_id, bid, ask, source index
+    (-1 = null), and for each of low/high/open its values (absent: all null) and, when only some
+    are null, `<name>_valid` (absent: all valid). Numpy views on the decompressed bytes: no Arrow
+    object per chunk."""
     (size,) = struct.unpack_from("<I", data)
     raw = _CODEC.decompress(memoryview(data)[4:], size, asbytes=True)
     n, k = struct.unpack_from("<IH", raw)
