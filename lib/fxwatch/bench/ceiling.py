@@ -16,7 +16,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 
-from fxwatch.bench.store import chunk_worker, stored_counts, timed_processes
+from fxwatch.bench.store import chunk_worker, clear_day, stored_counts, timed_processes
 from fxwatch.bench.ticks import BENCH_PAIRS
 from fxwatch.stream.read import read_records
 
@@ -62,7 +62,8 @@ def spark_parse_ceiling(spark, settings, ticks: int, reads: int = 1, echo=print)
 def store_ceiling(settings, ticks: int, chunk_batch: int = 50_000, echo=print) -> dict:
     """Ticks/s into the tick store from one Python process, in micro-batches of `chunk_batch`;
     checks that every tick is stored once."""
-    day = date(2001, 1, 1) + timedelta(days=random.randrange(0, 3650))  # fresh partitions
+    day = date(2001, 1, 1) + timedelta(days=random.randrange(0, 3650))
+    clear_day(settings, BENCH_PAIRS, day)  # fresh partitions, so the stored count is this run's
     job = (settings, ticks, day, 0, BENCH_PAIRS, chunk_batch, 8)
     elapsed, written = timed_processes(chunk_worker, [job], mp.get_context("spawn"))
     _, stored = stored_counts(settings, BENCH_PAIRS, day)

@@ -20,6 +20,7 @@ from fxwatch.bench.live import QUOTE_READERS, live_run
 from fxwatch.bench.machine import machine_info
 from fxwatch.bench.progress import ProgressLog, batch_profile
 from fxwatch.bench.report import ratio
+from fxwatch.bench.store import clear_day
 from fxwatch.bench.ticks import make_ticks
 from fxwatch.errors import FxwatchError
 from fxwatch.stack.manager import wait_until
@@ -174,10 +175,15 @@ def bench_pipeline(
     if not {"ceilings", "backlog", "baseline", "live"} - set(skip):
         return _with_contract_keys(result)
     s = _bench_settings(settings, "thr")
-    # a random past day of its own: the run's tick partitions (pair, day) start empty
+    # a random past day of its own, emptied first: the run's tick partitions (pair, day) hold only
+    # its ticks
     day0 = datetime(2001, 1, 1, tzinfo=UTC).timestamp() * 1000 + random.randrange(7000) * 86_400_000
     step_us = max(1, 20 * 3_600_000_000 // max(ticks, 1))
     data = make_ticks(ticks, int(day0) + 3_600_000, step_us=step_us)
+    for day in {
+        datetime.fromtimestamp(t / 1000, tz=UTC).date() for t in (data.ts_ms[0], data.ts_ms[-1])
+    }:
+        clear_day(s, data.pairs, day)  # earlier runs may have drawn the same day
     echo(f"producing {ticks} ticks to {s.quotes_topic}")
     result["produce_s"] = round(produce_raw(s, s.quotes_topic, data.keys, data.values), 2)
     if count_records(s, s.quotes_topic) != ticks:

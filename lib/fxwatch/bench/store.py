@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from fxwatch.bench.ticks import BASE_MID, BENCH_PAIRS
 from fxwatch.store.connection import connect
+from fxwatch.store.names import qualified
 from fxwatch.store.quotes import QUOTES_COLUMNS, count_quotes, write_quote_rows
 from fxwatch.store.schema import init_schema
 from fxwatch.store.session import close_sessions, process_session
@@ -130,6 +131,21 @@ def stored_counts(settings, pairs, day: date) -> tuple[int, int]:
         cluster.shutdown()
 
 
+def clear_day(settings, pairs, day: date) -> None:
+    """Empty the (pair, day) partitions of quotes and quote_chunks: the day is drawn at random
+    from ten years, and earlier runs (of this and the other benchmarks) may have drawn it too."""
+    cluster, session = connect(settings)
+    try:
+        for table in ("quotes", "quote_chunks"):
+            delete = session.prepare(
+                f"DELETE FROM {qualified(settings.keyspace, table)} WHERE pair = ? AND day = ?"
+            )
+            for pair in pairs:
+                session.execute(delete, (pair, day))
+    finally:
+        cluster.shutdown()
+
+
 def timed_processes(worker, jobs: list[tuple], ctx) -> tuple[float, int]:
     """Run `worker` over `jobs` in as many processes, released together; (elapsed s, written)."""
     with ctx.Manager() as manager:
@@ -206,7 +222,8 @@ def bench_store(
     }
     best_rows = best_chunks = 0.0
     for p in processes:
-        day = date(2001, 1, 1) + timedelta(days=random.randrange(0, 3650))  # fresh partitions
+        day = date(2001, 1, 1) + timedelta(days=random.randrange(0, 3650))
+        clear_day(s, pairs, day)  # fresh partitions, so the stored counts are this run's
         per = rows // p
         elapsed, written = timed_processes(
             _row_worker, [(s, per, day, w, pairs, batch_rows, concurrency) for w in range(p)], ctx
