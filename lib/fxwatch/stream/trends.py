@@ -123,9 +123,11 @@ def _nested_window_stats(marked, outer: tuple[str, str | None], inner):
     # the window is assigned before the groupBy, so a tick can be tested against its window's end
     assigned = marked.select("*", win.alias("w"))
     aggs, rows = [], []
+    whole = interval_ms(window)
     for i, (label, length) in enumerate(inner):
         start = F.timestamp_millis(F.unix_millis("w.end") - length)
-        in_tail = F.col("ts") >= start  # this tick lies in the last `length` of its window
+        # the longest spec is the whole window: every tick counts, no test per tick
+        in_tail = None if length == whole else F.col("ts") >= start  # in the window's last `length`
         aggs += [c.alias(f"{name}_{i}") for name, c in _aggregates(in_tail).items()]
         rows.append(
             F.struct(
