@@ -20,8 +20,11 @@
 # that hour of the week** (FX liquidity follows the sessions: Tokyo, London, New York, the weekend).
 # This job computes that normal from stored history:
 #
+# 0. compact the finished hours of the lookback in the tick store: the stream writes one chunk
+#    per pair and minute (1 440 a day), a reader of history pays per chunk, so every hour that
+#    ended over 24 h ago becomes one chunk (`fxwatch store compact` does the same for any range);
 # 1. read the `lookback_days` days before `as_of` from the tick store (Cassandra
-#    `fxwatch.quote_chunks`: compressed chunks of a pair's ticks per minute), one (pair, day)
+#    `fxwatch.quote_chunks`: compressed chunks of a pair's ticks), one (pair, day)
 #    partition per query, decoded on the Spark executors (a bounded read: no full scan), where
 #    the sorted ticks of the pair-day become one row per minute at once (ticks, mean mid, mean
 #    spread, std of the tick log returns): Spark gets a row per minute, not one per tick;
@@ -43,6 +46,7 @@ k: float = 4.0  # bound half-width in std (or 1.4826·MAD) units, stored with th
 keyspace: str = "fxwatch"  # Cassandra keyspace to read quotes from and write stats to
 pairs: str = ""  # comma-separated pairs like EUR/USD,USD/JPY (empty: every pair in pair_status)
 write: bool = True  # False: compute and show only
+compact: bool = True  # compact the lookback's hours that ended over 24 h ago before reading
 heatmap_pair: str = ""  # pair whose statistics the heatmaps show (empty: the first one)
 
 # %%
@@ -67,6 +71,28 @@ print(
     f"history {time.strftime('%Y-%m-%d', time.gmtime(start_ms / 1000))} .. {as_of} (exclusive), "
     f"pairs: {pair_list or 'all seen'}"
 )
+
+# %% [markdown]
+# ## Compact the finished hours of the lookback
+#
+# Safe to repeat and to stop: an hour chunk is written before the minute chunks it replaces are
+# deleted, and readers skip a chunk an earlier one covers. Hours that ended less than 24 h ago are
+# left alone: a stream may still be writing into them.
+
+# %%
+from fxwatch.store.session import process_session
+from fxwatch.store.ticks import compact_store, stored_days
+
+if compact:
+    t0 = time.perf_counter()
+    before_ms = min(end_ms, int(time.time() * 1000) - 86_400_000)
+    session = process_session(settings)
+    todo = stored_days(session, keyspace, before_ms, pair_list, since_ms=start_ms)
+    done = compact_store(session, keyspace, before_ms, days=todo)
+    print(
+        f"compacted {done['chunks']:,} minute chunks into {done['hours']:,} hour chunks "
+        f"({done['ticks']:,} ticks) in {done['days']} pair-days, {time.perf_counter() - t0:.1f} s"
+    )
 
 # %% [markdown]
 # ## Read the history (bounded, partition by partition) as 1-minute rows

@@ -63,6 +63,15 @@ def test_stats_job_writes_a_version_and_failed_run_leaves_its_notebook(
         40 / 60
     )  # gap minutes count as 0
     assert rows["mid"].n == 20 and rows["ticks"].hour_of_week == 10  # Monday 10h UTC
+    # the job compacted the finished hour first: its 20 minute chunks are one hour chunk now
+    chunks = list(
+        cassandra_session.execute(
+            f"SELECT bucket, span_ms, ticks FROM {stack.keyspace}.quote_chunks "
+            "WHERE pair=%s AND day=%s",
+            (pair, day0.date()),
+        )
+    )
+    assert [(c.bucket.hour, c.span_ms, c.ticks) for c in chunks] == [(10, 3_600_000, 40)]
 
     # a bad parameter: the run fails, raises (the CLI exits 1) and leaves its executed notebook
     with pytest.raises(FxwatchError, match="bad_pair"):

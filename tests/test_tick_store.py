@@ -191,6 +191,77 @@ def test_read_ticks_takes_exactly_the_range_across_minutes_and_days(stack):
         assert got == [t for t in ts if start <= t < end], (start - midnight, end - midnight)
 
 
+def _chunk_keys(session, pair: str, day: date) -> dict[int, int | None]:
+    """bucket (ms from the day's midnight) -> span_ms of the partition's rows."""
+    rows = session.execute(
+        "SELECT bucket, span_ms FROM quote_chunks WHERE pair=%s AND day=%s", (pair, day)
+    )
+    midnight = datetime(day.year, day.month, day.day)
+    return {(r.bucket - midnight) // timedelta(milliseconds=1): r.span_ms for r in rows}
+
+
+@pytest.mark.integration
+def test_compaction_keeps_every_tick_once_and_writers_merge_into_hour_chunks(
+    stack, cassandra_session
+):
+    from fxwatch.store.ticks import HOUR_MS, compact_day
+
+    pair, midnight = _pair(), _own_day_ms()
+    day = _day(midnight)
+    # 02:00-04:00 every 7 s (two hours, 120 minute chunks each), and ticks at 05:30 and 05:31
+    ts = [midnight + 2 * HOUR_MS + i * 7_000 for i in range(2 * HOUR_MS // 7_000)]
+    ts += [midnight + 5 * HOUR_MS + 30 * 60_000 + s for s in (0, 60_000)]
+    write_ticks(stack, None, _ticks(pair, ts, range(len(ts))))
+    before = read_ticks(stack, None, pair, midnight, midnight + _DAY_MS)
+    assert len(before) == len(ts) and len(_chunk_keys(cassandra_session, pair, day)) == 122
+
+    # hours 02 and 03 are over by 04:10; 05 is not: it keeps its minute chunks
+    result = compact_day(stack, None, pair, day, midnight + 4 * HOUR_MS + 600_000)
+    assert result == {"hours": 2, "chunks": 120, "ticks": len(ts) - 2, "skipped_big": 0}
+    keys = _chunk_keys(cassandra_session, pair, day)
+    assert keys == {
+        2 * HOUR_MS: HOUR_MS,
+        3 * HOUR_MS: HOUR_MS,
+        330 * 60_000: 60_000,
+        331 * 60_000: 60_000,
+    }
+    assert read_ticks(stack, None, pair, midnight, midnight + _DAY_MS).equals(before)
+    assert count_ticks(stack, None, [pair], [day]) == len(ts)
+    # a range starting inside a compacted hour finds the ticks of that hour chunk, exactly
+    start, end = midnight + 2 * HOUR_MS + 1_234_567, midnight + 3 * HOUR_MS + 77_777
+    got = read_ticks(stack, None, pair, start, end)["ts_ms"].tolist()
+    assert got == [t for t in ts if start <= t < end]
+    # again: nothing to do
+    again = compact_day(stack, None, pair, day, midnight + 4 * HOUR_MS + 600_000)
+    assert again["hours"] == 0 and _chunk_keys(cassandra_session, pair, day) == keys
+
+    # a late tick into a compacted hour merges into its hour chunk; a replay changes nothing
+    late = _ticks(pair, [midnight + 2 * HOUR_MS + 61_001], [10**6], bid=[1.3])
+    assert write_ticks(stack, None, late) == 1
+    assert write_ticks(stack, None, late) == 0
+    assert _chunk_keys(cassandra_session, pair, day) == keys
+    after = read_ticks(stack, None, pair, midnight, midnight + _DAY_MS)
+    assert len(after) == len(ts) + 1 and after["ts_ms"].is_monotonic_increasing
+    assert 10**6 in after["tick_id"].tolist()
+
+    # compaction stopped between its write and its delete: a stale minute chunk inside a compacted
+    # hour is neither read nor counted twice
+    stale = _ticks(pair, [midnight + 3 * HOUR_MS + 5_000], [99], bid=[9.9])
+    write_ticks(stack, None, stale)  # merges into the hour chunk ...
+    from fxwatch.store.session import insert_cql, write_rows  # ... so put a minute chunk there
+    from fxwatch.store.ticks import CHUNKS_COLUMNS, _chunk_row
+
+    bucket = midnight + 3 * HOUR_MS + 60_000
+    row = _chunk_row(pair, midnight // _DAY_MS, bucket, 60_000, merge_ticks(stale), 0)
+    cql = insert_cql(stack.keyspace, "quote_chunks", CHUNKS_COLUMNS)
+    write_rows(cassandra_session, cql, [row], 0, 1, 1)
+    assert len(_chunk_keys(cassandra_session, pair, day)) == 5
+    assert count_ticks(stack, None, [pair], [day]) == len(ts) + 2
+    assert len(read_ticks(stack, None, pair, midnight, midnight + _DAY_MS)) == len(ts) + 2
+    compact_day(stack, None, pair, day, midnight + 4 * HOUR_MS)  # finishes the job
+    assert _chunk_keys(cassandra_session, pair, day) == keys
+
+
 @pytest.mark.integration
 def test_migrate_converts_every_row_partition_once_and_can_delete_the_rows(stack, tmp_path):
     from fxwatch.store.connection import connect
@@ -298,3 +369,23 @@ def test_quotes_cli_exports_a_range_and_says_where_the_ticks_are_when_it_is_empt
     err = capsys.readouterr().err
     assert f"holds 1000 ticks of {pair}" in err and f"--since {start:%Y-%m-%d}" in err
     assert len(list(csv.DictReader(open(out, newline="")))) == 0
+
+
+@pytest.mark.integration
+def test_store_compact_cli_compacts_the_pairs_hours_before_its_bound(
+    stack, cassandra_session, monkeypatch, capsys
+):
+    from fxwatch.cli import main
+
+    pair, midnight = _pair(), _own_day_ms()
+    ts = [midnight + h * 3_600_000 + i * 30_000 for h in (1, 2) for i in range(120)]
+    write_ticks(stack, None, _ticks(pair, ts, range(len(ts))))
+    monkeypatch.setenv("FXWATCH_KEYSPACE", stack.keyspace)
+    before = datetime.fromtimestamp((midnight + 3 * 3_600_000) / 1000, tz=UTC)  # both hours over
+    args = ["store", "compact", "--pair", pair, "--before", before.isoformat(), "--no-progress"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["days"] == 1 and result["hours"] == 2 and result["chunks"] == 120
+    assert result["ticks"] == len(ts)
+    assert set(_chunk_keys(cassandra_session, pair, _day(midnight)).values()) == {3_600_000}
+    assert read_ticks(stack, None, pair, midnight, midnight + _DAY_MS)["ts_ms"].tolist() == ts

@@ -2,14 +2,17 @@
 
 Three timed figures on one generated history (Parquet, made once):
 
-* duckdb: the statistics in DuckDB SQL on the Parquet files (the yardstick);
+* duckdb: the statistics in DuckDB SQL on the Parquet files (the yardstick; median of 3 runs);
 * spark: `fxwatch.stats.compute.compute_stats` on the same Parquet files (ticks in, per-minute
   features in Spark);
 * chunk job: the stats job's own path (`fxwatch.stats.job.stats_from_store`) on the same ticks
-  written once (untimed) into the tick store of the bench keyspace: per (pair, day) task, read
+  written (untimed) into the tick store of the bench keyspace: per (pair, day) task, read
   and decode the chunks and make the per-minute rows there (`load_minutes`), then
-  `compute_stats_from_minutes` in Spark. Its time is then split into the read (the tasks, up to
-  the minute rows) and the Spark part (the statistics from the cached minute rows).
+  `compute_stats_from_minutes` in Spark. Timed twice in the same run: on the minute chunks the
+  stream writes, then after `compact_store` (timed too) has rewritten every finished hour as one
+  chunk — the store the daily job reads once the days are compacted. Each time is then split
+  into the read (the tasks, up to the minute rows) and the Spark part (the statistics from the
+  cached minute rows).
 
 Each result is compared with DuckDB's (`compare`): the same rows, to floating-point noise.
 """
@@ -33,7 +36,7 @@ from fxwatch.stats.job import stats_from_store
 from fxwatch.store.names import qualified
 from fxwatch.store.schema import init_schema
 from fxwatch.store.session import prepared, process_session
-from fxwatch.store.ticks import TICK_COLUMNS, count_ticks, write_ticks
+from fxwatch.store.ticks import TICK_COLUMNS, compact_store, count_ticks, write_ticks
 from fxwatch.stream.session import get_spark
 
 __all__ = [
@@ -99,30 +102,26 @@ def write_history(
 def store_history(
     settings, path: Path, days: int, batch: int = 200_000, echo=print
 ) -> tuple[int, tuple[str, ...]]:
-    """Put the Parquet history into the tick store of `settings.keyspace`, once; returns (ticks
-    stored, pairs).
+    """Put the Parquet history into the tick store of `settings.keyspace` as minute chunks, the
+    form the stream writes; returns (ticks stored, pairs).
 
-    Skipped when the store already holds as many ticks of these pairs and days as the Parquet
-    files; otherwise those (pair, day) partitions are emptied first (another history may have been
-    written there) and the ticks written with the store's own writer (`write_ticks`: chunks per
-    pair and minute). The Parquet `offset` becomes the tick id, so the store's (ts_ms, tick_id)
-    order is the (ts_ms, offset) order compute_stats and DuckDB take the returns in."""
+    Those (pair, day) partitions are emptied first (an earlier run may have compacted them, or
+    written another history there), then the ticks written with the store's own writer
+    (`write_ticks`: chunks per pair and minute). The Parquet `offset` becomes the tick id, so the
+    store's (ts_ms, tick_id) order is the (ts_ms, offset) order compute_stats and DuckDB take the
+    returns in."""
     init_schema(settings)
     files = sorted(path.glob("*.parquet"))
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     pairs = tuple(sorted(set(pq.read_table(path, columns=["pair"]).column("pair").to_pylist())))
     dates = [_FIRST_DAY + timedelta(days=i) for i in range(days)]
     session = process_session(settings)
-    stored = count_ticks(session, settings.keyspace, pairs, dates)
-    if stored == rows:
-        return stored, pairs
-    echo(f"tick store: writing {rows} ticks into {settings.keyspace} (had {stored}), once")
-    if stored:  # another history in these partitions: merging into it would mix the two
-        table = qualified(settings.keyspace, "quote_chunks")
-        delete = prepared(session, f"DELETE FROM {table} WHERE pair = ? AND day = ?")
-        for pair in pairs:
-            for day in dates:
-                session.execute(delete, (pair, day))
+    echo(f"tick store: writing {rows} ticks into {settings.keyspace} as minute chunks")
+    table = qualified(settings.keyspace, "quote_chunks")
+    delete = prepared(session, f"DELETE FROM {table} WHERE pair = ? AND day = ?")
+    for pair in pairs:
+        for day in dates:
+            session.execute(delete, (pair, day))
     for f in files:
         table = pq.read_table(f)
         n = table.num_rows
@@ -279,8 +278,9 @@ def bench_stats(
     gen_s = time.perf_counter() - t0
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in path.glob("*.parquet"))
     echo(f"history: {rows} ticks over {days} days in {path} ({gen_s:.1f} s to make or find)")
-    duck, duck_s = duckdb_stats(path, days)
-    echo(f"duckdb: {len(duck)} stats rows in {duck_s:.1f} s")
+    runs = [duckdb_stats(path, days) for _ in range(3)]
+    duck, duck_s = runs[0][0], float(np.median([sec for _, sec in runs]))
+    echo(f"duckdb: {len(duck)} stats rows in {duck_s:.2f} s (median of 3 runs)")
     spark = get_spark(settings, app_name="fxwatch-bench-stats")
     spark_df, spark_s = spark_stats(spark, path, days)
     echo(f"spark: {len(spark_df)} stats rows in {spark_s:.1f} s")
@@ -299,23 +299,53 @@ def bench_stats(
 
 
 def _chunk_job_figures(spark, settings, path: Path, days: int, duck, duck_s: float, echo):
-    """The chunk job's figures: the history stored once in the bench keyspace (untimed), the job
-    timed and compared with DuckDB, then its time split into read and Spark part."""
+    """The chunk job's figures: the history stored in the bench keyspace as minute chunks
+    (untimed); the job timed on them, compared with DuckDB and split into read and Spark part;
+    the store compacted (timed); the job again on the hour chunks (the `chunk_job_*` headline:
+    what the daily job reads once finished days are compacted)."""
     s = settings.with_(keyspace=BENCH_KEYSPACE)
     t0 = time.perf_counter()
     stored, pairs = store_history(s, path, days, echo=echo)
     echo(f"tick store: {stored} ticks in {BENCH_KEYSPACE} ({time.perf_counter() - t0:.1f} s)")
+    out: dict[str, object] = {}
+    before = _timed_chunk_job(spark, s, days, pairs, duck, duck_s, "minute chunks", echo)
+    out.update({f"minute_{k}": v for k, v in before.items()})
+    _, _, end = _range(days)
+    t0 = time.perf_counter()
+    done = compact_store(process_session(s), s.keyspace, end, pairs)
+    compact_s = time.perf_counter() - t0
+    echo(
+        f"compaction: {done['chunks']} minute chunks -> {done['hours']} hour chunks "
+        f"in {compact_s:.1f} s"
+    )
+    out.update(
+        compaction_s=round(compact_s, 2),
+        compaction_hours=done["hours"],
+        compaction_minute_chunks=done["chunks"],
+    )
+    out.update(_timed_chunk_job(spark, s, days, pairs, duck, duck_s, "hour chunks", echo))
+    out["chunk_job_compacted_speedup"] = round(out["minute_chunk_job_s"] / out["chunk_job_s"], 2)
+    return out
+
+
+def _timed_chunk_job(spark, s, days: int, pairs, duck, duck_s: float, form: str, echo):
+    """The chunk job on the store as it is: timed as its first run (what a daily run in this JVM
+    pays: the job's Python workers and their Cassandra sessions start) and warm (the median of two
+    more runs), compared with DuckDB, then split into parts."""
     chunk_df, chunk_s = chunk_job_stats(spark, s, days, pairs)
-    echo(f"chunk job: {len(chunk_df)} stats rows in {chunk_s:.1f} s")
+    warm_s = float(np.median([chunk_job_stats(spark, s, days, pairs)[1] for _ in range(2)]))
+    echo(f"chunk job on {form}: {len(chunk_df)} stats rows in {chunk_s:.1f} s, warm {warm_s:.1f} s")
     agree = compare(chunk_df, duck)
     out: dict[str, object] = {
         "chunk_job_s": round(chunk_s, 2),
         "chunk_job_vs_duckdb": round(chunk_s / duck_s, 2),
+        "chunk_job_warm_s": round(warm_s, 2),
+        "chunk_job_warm_vs_duckdb": round(warm_s / duck_s, 2),
         "chunk_rows": agree["rows_spark"],
         "chunk_rows_matched": agree["rows_matched"],
         "chunk_max_rel_diff": agree["max_rel_diff"],
     }
     parts = chunk_job_parts(spark, s, days, pairs)
-    echo(f"chunk job parts: read {parts['chunk_read_s']} s, spark {parts['chunk_spark_s']} s")
+    echo(f"  parts: read {parts['chunk_read_s']} s, spark {parts['chunk_spark_s']} s")
     out.update(parts)
     return out

@@ -7,6 +7,16 @@ chunks they fall in and drops ticks already there, so a replayed micro-batch or 
 changes nothing, and two different ticks of the same millisecond stay two. Every reader goes
 through `read_ticks` (pandas) or `read_ticks_arrow`; counts come from the chunks' `ticks` column.
 
+Compaction (`compact_day`, `fxwatch store compact`): minute chunks suit the stream, which writes a
+few seconds of ticks at a time, but a reader of history pays per chunk (a day is 1 440 of them).
+Once an hour is over, its minute chunks can be rewritten as ONE chunk keyed by the hour's first
+minute, with `span_ms` = 3 600 000 (a minute chunk's is 60 000, or NULL in older rows). The rule
+every reader and writer applies: a chunk whose bucket lies inside the span of an earlier chunk of
+its partition is superseded and ignored (`_uncovered`). So compaction writes the hour chunk first
+and deletes the minute chunks after: stopped in between, nothing is read twice, and running it
+again finishes the job. A writer whose ticks fall in a compacted hour merges them into the hour
+chunk (it always reads the hour's first bucket too).
+
 Format 'np-delta-zstd-v1' (little-endian, then zstd level 1; blob = u32 raw size + compressed):
   u32 n, u16 k, k x (u16 length, UTF-8 source name)      header and the source dictionary
   i64[n] ts deltas (the first one absolute), i64[n] tick_id, f64[n] bid, f64[n] ask
@@ -17,9 +27,11 @@ Format 'np-delta-zstd-v1' (little-endian, then zstd level 1; blob = u32 raw size
 
 from __future__ import annotations
 
+import itertools
 import struct
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +63,9 @@ __all__ = [
     "merge_ticks",
     "write_ticks",
     "write_tick_rows",
+    "compact_day",
+    "compact_store",
+    "stored_days",
     "read_ticks_arrow",
     "read_ticks",
     "count_ticks",
@@ -59,6 +74,7 @@ __all__ = [
 ]
 
 BUCKET_MS = 60_000  # one chunk per pair and minute of event time (a UTC day holds 1 440 of them)
+HOUR_MS = 3_600_000  # the span of a compacted chunk
 ENCODING = "np-delta-zstd-v1"
 # What a writer hands in: one row per tick (any order, duplicates allowed).
 TICK_COLUMNS = ["pair", "ts_ms", "tick_id", "bid", "ask", "source", "low", "high", "open"]
@@ -87,6 +103,7 @@ CHUNKS_COLUMNS = [
     "encoding",
     "data",
     "written_at",
+    "span_ms",
 ]
 # Columns of `read_ticks`.
 TICK_FRAME_COLUMNS = [
@@ -105,6 +122,8 @@ _DAY_MS = 86_400_000
 _OPTIONAL = ("low", "high", "open")
 _CODEC = pa.Codec("zstd", compression_level=1)
 _PAGE_CHUNKS = 360  # chunks per page of a partition read (a busy minute is ~100 kB)
+# An hour with more ticks keeps its minute chunks (a cell stays a few MB at most: ~40 B a tick raw).
+MAX_HOUR_TICKS = 100_000
 _EPOCH, _ONE_MS = datetime(1970, 1, 1), timedelta(milliseconds=1)
 
 
@@ -272,7 +291,7 @@ def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int 
         return 0
     session, ks = resolve(target, keyspace)
     select_cql = (
-        f"SELECT bucket, encoding, data FROM {qualified(ks, 'quote_chunks')} "
+        f"SELECT bucket, span_ms, encoding, data FROM {qualified(ks, 'quote_chunks')} "
         "WHERE pair = ? AND day = ? AND bucket IN ?"
     )
     pairs = pc.dictionary_encode(ticks.column("pair").combine_chunks())
@@ -290,11 +309,13 @@ def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int 
     def read_existing() -> dict[tuple[str, int], dict[int, pa.Table]]:
         select = prepared(session, select_cql)  # (preparing needs Cassandra too: retried)
         futures = {
-            key: session.execute_async(select, (key[0], EPOCH_DATE_OFFSET + key[1], list(spans)))
+            key: session.execute_async(
+                select, (key[0], EPOCH_DATE_OFFSET + key[1], _with_hour_starts(spans))
+            )
             for key, spans in groups.items()
         }  # all (pair, day) reads in flight at once
         return {
-            key: {_ms(r.bucket): _decode(r.encoding, r.data) for r in f.result()}
+            key: {_ms(r.bucket): (_span(r), _decode(r.encoding, r.data)) for r in f.result()}
             for key, f in futures.items()
         }
 
@@ -302,12 +323,13 @@ def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int 
     now = int(time.time() * 1000)
     rows = []
     for (pair, day), spans in groups.items():
-        for bucket, (lo, hi) in spans.items():
-            old = existing[(pair, day)].get(bucket)
+        have = existing[(pair, day)]
+        for key, (lo, hi) in _targets(spans, have).items():
+            span, old = have.get(key, (BUCKET_MS, None))
             merged = merge_ticks(old, ticks.slice(lo, hi - lo))
             if old is not None and merged.num_rows == old.num_rows:
                 continue  # nothing new: a replay or re-sent ticks
-            rows.append(_chunk_row(pair, day, bucket, merged, now))
+            rows.append(_chunk_row(pair, day, key, span, merged, now))
     cql = insert_cql(ks, "quote_chunks", CHUNKS_COLUMNS)
     return with_retry(
         lambda: write_rows(session, cql, rows, 0, 1, concurrency),
@@ -324,7 +346,44 @@ def write_tick_rows(target, keyspace: str | None, rows: Iterable[tuple]) -> int:
     return len(rows)
 
 
-def _chunk_row(pair: str, day: int, bucket: int, ticks: pa.Table, now: int) -> tuple:
+def _with_hour_starts(spans: dict[int, tuple[int, int]]) -> list[int]:
+    """The minute buckets a writer reads, plus the first bucket of their hours: where a compacted
+    hour chunk would be."""
+    return sorted(set(spans) | {b - b % HOUR_MS for b in spans})
+
+
+def _targets(
+    spans: dict[int, tuple[int, int]], have: dict[int, tuple[int, pa.Table]]
+) -> dict[int, tuple[int, int]]:
+    """Minute buckets -> (row span of their ticks), in bucket order -> the chunk each goes to:
+    the minute's own, or its hour's when `have` (bucket -> (span_ms, ticks)) holds a compacted
+    chunk there; the minutes of one hour are consecutive rows, so a target's ticks are one slice."""
+    out: dict[int, tuple[int, int]] = {}
+    for bucket, (lo, hi) in spans.items():
+        hour = bucket - bucket % HOUR_MS
+        key = hour if have.get(hour, (BUCKET_MS,))[0] == HOUR_MS else bucket
+        out[key] = (out.get(key, (lo,))[0], hi)
+    return out
+
+
+def _span(row) -> int:
+    """The event time a chunk row covers from its bucket (older rows have no span_ms: a minute)."""
+    return row.span_ms or BUCKET_MS
+
+
+def _uncovered(rows: Iterable) -> Iterator:
+    """Chunk rows of one partition in bucket order -> those no earlier row's span covers: the
+    minute chunks a compacted hour chunk replaced and compaction has not deleted yet are skipped."""
+    until = None
+    for r in rows:
+        start = _ms(r.bucket)
+        if until is not None and start < until:
+            continue
+        until = start + _span(r)
+        yield r
+
+
+def _chunk_row(pair: str, day: int, bucket: int, span: int, ticks: pa.Table, now: int) -> tuple:
     ts = ticks.column("ts_ms")
     sources = set(pc.unique(ticks.column("source")).drop_null().to_pylist())
     return (
@@ -338,6 +397,7 @@ def _chunk_row(pair: str, day: int, bucket: int, ticks: pa.Table, now: int) -> t
         ENCODING,
         encode_chunk(ticks),
         now,
+        span,
     )
 
 
@@ -389,7 +449,7 @@ def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[tuple
     if end_ms <= start_ms:
         return
     cql = (
-        f"SELECT encoding, data FROM {qualified(ks, 'quote_chunks')} "
+        f"SELECT bucket, span_ms, encoding, data FROM {qualified(ks, 'quote_chunks')} "
         "WHERE pair = ? AND day = ? AND bucket >= ? AND bucket < ?"
     )
     stmt = with_retry(lambda: prepared(session, cql), "reading tick chunks")
@@ -397,9 +457,15 @@ def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[tuple
     first = start_ms // BUCKET_MS * BUCKET_MS
     for day in range(start_ms // _DAY_MS, (end_ms - 1) // _DAY_MS + 1):
         lo, hi = max(first, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS)
-        args = (pair, EPOCH_DATE_OFFSET + day, lo, hi)
-        rows = with_retry(lambda args=args: session.execute(stmt, args), "reading tick chunks")
-        for r in rows:
+
+        def rows(lo: int, hi: int, day=day):
+            args = (pair, EPOCH_DATE_OFFSET + day, lo, hi)
+            return with_retry(lambda: session.execute(stmt, args), "reading tick chunks")
+
+        hour = lo - lo % HOUR_MS
+        # a range that starts inside an hour: that hour's compacted chunk (if any) starts before it
+        head = [r for r in rows(hour, hour + 1) if _span(r) == HOUR_MS] if hour < lo else []
+        for r in _uncovered(itertools.chain(head, rows(lo, hi))):
             _check_encoding(r.encoding)
             yield _decode_arrays(r.data)
 
@@ -410,11 +476,16 @@ def count_ticks(
     """Ticks stored for these pairs on these UTC days (the chunks' `ticks` column, summed)."""
     session, ks = resolve(target, keyspace)
     stmt = prepared(
-        session, f"SELECT ticks FROM {qualified(ks, 'quote_chunks')} WHERE pair = ? AND day = ?"
+        session,
+        f"SELECT bucket, span_ms, ticks FROM {qualified(ks, 'quote_chunks')} "
+        "WHERE pair = ? AND day = ?",
     )
     days = list(days)
     return sum(
-        r.ticks for p in pairs for d in days for r in session.execute(stmt, (p, d), timeout=timeout)
+        r.ticks
+        for p in pairs
+        for d in days
+        for r in _uncovered(session.execute(stmt, (p, d), timeout=timeout))
     )
 
 
@@ -429,18 +500,128 @@ def tick_span(
     days = [r.day for r in session.execute(keys) if r.pair == pair]
     stmt = prepared(
         session,
-        f"SELECT sum(ticks) AS n, min(first_ts) AS first, "
-        f"max(last_ts) AS last FROM {table} WHERE pair = ? AND day = ?",
+        f"SELECT bucket, span_ms, ticks, first_ts, last_ts FROM {table} WHERE pair = ? AND day = ?",
     )
     count, first, last = 0, None, None
     for day in days:
-        row = session.execute(stmt, (pair, day)).one()
-        if row is None or not row.n:
-            continue
-        count += row.n
-        first = row.first if first is None else min(first, row.first)
-        last = row.last if last is None else max(last, row.last)
+        for row in _uncovered(session.execute(stmt, (pair, day))):
+            count += row.ticks
+            first = row.first_ts if first is None else min(first, row.first_ts)
+            last = row.last_ts if last is None else max(last, row.last_ts)
     return (count, *(None if t is None else t.replace(tzinfo=UTC) for t in (first, last)))
+
+
+# ---- compaction -------------------------------------------------------------------------------
+def compact_day(target, keyspace: str | None, pair: str, day: int | date, before_ms: int) -> dict:
+    """Rewrite each hour of (pair, UTC day) that ended by `before_ms` and still has minute chunks
+    as one hour chunk (span_ms = HOUR_MS; the ticks merged as a writer merges them), then delete
+    the minute chunks it replaces. Idempotent; safe to stop at any point (see the module's rule).
+
+    An hour of more than MAX_HOUR_TICKS ticks keeps its minute chunks. Not for hours a writer is
+    still filling: a tick written into a minute chunk between this read and its delete is lost, so
+    `before_ms` stays behind every stream's event time (`fxwatch store compact` keeps 24 h).
+    Returns {"hours": compacted, "chunks": minute chunks replaced, "ticks": ticks in them,
+    "skipped_big": hours kept as minutes}."""
+    session, ks = resolve(target, keyspace)
+    table = qualified(ks, "quote_chunks")
+    day = day if isinstance(day, int) else (day - date(1970, 1, 1)).days
+    select = with_retry(
+        lambda: prepared(
+            session,
+            f"SELECT bucket, span_ms, encoding, data FROM {table} WHERE pair = ? AND day = ?",
+        ),
+        "reading tick chunks",
+    )
+    select.fetch_size = _PAGE_CHUNKS
+    key = (pair, EPOCH_DATE_OFFSET + day)
+    hours: dict[int, list] = {}
+    for r in with_retry(lambda: list(session.execute(select, key)), "reading tick chunks"):
+        bucket = _ms(r.bucket)
+        hours.setdefault(bucket - bucket % HOUR_MS, []).append(r)
+    out = {"hours": 0, "chunks": 0, "ticks": 0, "skipped_big": 0}
+    now, rows, done = int(time.time() * 1000), [], []
+    for hour, members in sorted(hours.items()):
+        if hour + HOUR_MS > before_ms:
+            continue  # not over yet (or too recent): the stream may still write into it
+        if len(members) == 1 and _span(members[0]) == HOUR_MS:
+            continue  # compacted already
+        for r in members:
+            _check_encoding(r.encoding)
+        # the hour's chunks decoded into one table (as a range read does), then sorted and
+        # de-duplicated once: a stale minute chunk's ticks are in the hour chunk already
+        merged = merge_ticks(_table(*_concat([_decode_arrays(r.data) for r in members])))
+        if merged.num_rows > MAX_HOUR_TICKS:
+            out["skipped_big"] += 1
+            continue
+        rows.append(_chunk_row(pair, day, hour, HOUR_MS, merged, now))
+        done.append(hour)
+        out["hours"] += 1
+        out["chunks"] += sum(_span(r) != HOUR_MS for r in members)
+        out["ticks"] += merged.num_rows
+    if not rows:
+        return out
+    cql = insert_cql(ks, "quote_chunks", CHUNKS_COLUMNS)
+    # the hour chunks first: once they are written, the minute chunks are superseded ...
+    with_retry(lambda: write_rows(session, cql, rows, 0, 1, 8), "writing compacted tick chunks")
+    delete = prepared(
+        session, f"DELETE FROM {table} WHERE pair = ? AND day = ? AND bucket > ? AND bucket < ?"
+    )
+    # ... then deleted, one range per hour (its own first bucket is the hour chunk's key)
+    for hour in done:
+        args = (*key, hour, hour + HOUR_MS)
+        with_retry(lambda args=args: session.execute(delete, args), "deleting minute chunks")
+    return out
+
+
+def stored_days(
+    target,
+    keyspace: str | None,
+    before_ms: int,
+    pairs: Iterable[str] | None = None,
+    since_ms: int = 0,
+) -> list[tuple[str, int]]:
+    """(pair, UTC day number) of every tick-store partition of a day that starts before
+    `before_ms` and ends after `since_ms` (only `pairs` if given), sorted. Scans the partition
+    keys: for maintenance, not for loops."""
+    session, ks = resolve(target, keyspace)
+    wanted = set(pairs) if pairs else None
+    keys = session.execute(f"SELECT DISTINCT pair, day FROM {qualified(ks, 'quote_chunks')}")
+    return sorted(
+        (r.pair, r.day.days_from_epoch)
+        for r in keys
+        if (wanted is None or r.pair in wanted)
+        and since_ms < (r.day.days_from_epoch + 1) * _DAY_MS
+        and r.day.days_from_epoch * _DAY_MS < before_ms
+    )
+
+
+def compact_store(
+    target,
+    keyspace: str | None,
+    before_ms: int,
+    pairs: Iterable[str] | None = None,
+    workers: int = 4,
+    on_day=None,
+    days: list[tuple[str, int]] | None = None,
+) -> dict:
+    """`compact_day` for every (pair, day) of `stored_days` (or of `days` if given), `workers`
+    partitions at a time; `on_day()` is called after each (a progress bar). Returns the totals
+    and "days": the partitions looked at."""
+    session, ks = resolve(target, keyspace)
+    todo = stored_days(session, ks, before_ms, pairs) if days is None else days
+    totals = {"days": len(todo), "hours": 0, "chunks": 0, "ticks": 0, "skipped_big": 0}
+
+    def one(key):
+        result = compact_day(session, ks, key[0], key[1], before_ms)
+        if on_day is not None:
+            on_day()
+        return result
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for result in pool.map(one, todo):
+            for k, v in result.items():
+                totals[k] += v
+    return totals
 
 
 def export_ticks_csv(pair: str, ticks: pd.DataFrame, path: str | Path) -> int:
