@@ -90,7 +90,11 @@ class Settings:
     # Spark
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
-    spark_shuffle_partitions: int = 4
+    # one shuffle (and state store) partition per core of local[2]: every stateful query pays per
+    # partition and batch; the backlog with every output on went 4 257 -> 4 904 ticks/s (means of
+    # two paired `bench pipeline` runs, 2026-11-29; same rows). A checkpoint keeps the number it
+    # was started with.
+    spark_shuffle_partitions: int = 2
     spark_ui: bool = False
     # Local stack (ports are also the ones the stack manager binds)
     kafka_controller_port: int = 9093
