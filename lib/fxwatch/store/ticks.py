@@ -585,7 +585,9 @@ def stored_days(
     keys: for maintenance, not for loops."""
     session, ks = resolve(target, keyspace)
     wanted = set(pairs) if pairs else None
-    keys = session.execute(f"SELECT DISTINCT pair, day FROM {qualified(ks, 'quote_chunks')}")
+    keys = session.execute(
+        prepared(session, f"SELECT DISTINCT pair, day FROM {qualified(ks, 'quote_chunks')}")
+    )
     return sorted(
         (r.pair, r.day.days_from_epoch)
         for r in keys
