@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from fxwatch.config import Settings
+from fxwatch.errors import FxwatchError
 from fxwatch.store.alerts import empty_window_note, parse_since
 from fxwatch.store.connection import connect
 
@@ -102,7 +103,10 @@ def _compact(args: argparse.Namespace) -> int:
     from fxwatch.store.ticks import compact_store, stored_days
 
     settings = Settings.from_env()
-    before = parse_since(args.before)
+    try:
+        before = parse_since(args.before)
+    except FxwatchError as exc:  # its message names --since
+        raise FxwatchError(str(exc).replace("--since", "--before", 1)) from None
     cluster, session = connect(settings)
     try:
         days = stored_days(session, settings.keyspace, _ms(before), args.pair)
