@@ -389,3 +389,31 @@ def test_store_compact_cli_compacts_the_pairs_hours_before_its_bound(
     assert result["ticks"] == len(ts)
     assert set(_chunk_keys(cassandra_session, pair, _day(midnight)).values()) == {3_600_000}
     assert read_ticks(stack, None, pair, midnight, midnight + _DAY_MS)["ts_ms"].tolist() == ts
+
+
+@pytest.mark.integration
+def test_ranges_read_ahead_equal_each_range_read_alone(stack):
+    from fxwatch.store.ticks import HOUR_MS, compact_day, read_ranges_arrow, read_ticks_arrow
+
+    pairs, midnight = [_pair(), _pair()], _own_day_ms()
+    stored = {}
+    for k, pair in enumerate(pairs):
+        ts = [midnight + 23 * HOUR_MS + i * (3_001 + k) for i in range(2_000)]  # into the next day
+        write_ticks(stack, None, _ticks(pair, ts, range(len(ts))))
+        stored[pair] = ts
+    compact_day(stack, None, pairs[0], _day(midnight), midnight + _DAY_MS)  # its 23h: one chunk
+    ranges = [
+        (p, lo, hi)
+        for p in pairs
+        for lo, hi in [
+            (midnight, midnight + 2 * _DAY_MS),
+            (midnight + 23 * HOUR_MS + 654_321, midnight + _DAY_MS + 1_000_000),  # inside 23h
+            (midnight + _DAY_MS, midnight + _DAY_MS),  # empty
+            (midnight - _DAY_MS, midnight),  # nothing stored
+        ]
+    ]
+    together = list(read_ranges_arrow(stack, None, ranges, ahead=3))
+    alone = [read_ticks_arrow(stack, None, *r) for r in ranges]
+    for (pair, lo, hi), t, a in zip(ranges, together, alone):
+        assert t.equals(a)
+        assert t.column("ts_ms").to_pylist() == [x for x in stored[pair] if lo <= x < hi]

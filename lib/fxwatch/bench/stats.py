@@ -36,7 +36,13 @@ from fxwatch.stats.job import stats_from_store
 from fxwatch.store.names import qualified
 from fxwatch.store.schema import init_schema
 from fxwatch.store.session import prepared, process_session
-from fxwatch.store.ticks import TICK_COLUMNS, compact_store, count_ticks, write_ticks
+from fxwatch.store.ticks import (
+    TICK_COLUMNS,
+    compact_store,
+    count_ticks,
+    stored_days,
+    write_ticks,
+)
 from fxwatch.stream.session import get_spark
 
 __all__ = [
@@ -310,9 +316,11 @@ def _chunk_job_figures(spark, settings, path: Path, days: int, duck, duck_s: flo
     out: dict[str, object] = {}
     before = _timed_chunk_job(spark, s, days, pairs, duck, duck_s, "minute chunks", echo)
     out.update({f"minute_{k}": v for k, v in before.items()})
-    _, _, end = _range(days)
+    _, start, end = _range(days)
+    session = process_session(s)
     t0 = time.perf_counter()
-    done = compact_store(process_session(s), s.keyspace, end, pairs)
+    history_days = stored_days(session, s.keyspace, end, pairs, since_ms=start)  # not other runs'
+    done = compact_store(session, s.keyspace, end, days=history_days)
     compact_s = time.perf_counter() - t0
     echo(
         f"compaction: {done['chunks']} minute chunks -> {done['hours']} hour chunks "

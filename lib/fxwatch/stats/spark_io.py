@@ -1,9 +1,10 @@
 """The stats job's Cassandra I/O in Spark: quote history in, a stats DataFrame out as a version.
 
 The history is read (pair, UTC day) by (pair, day) on the executors: one paged query of the tick
-store per task, its chunks decoded there. `load_quotes` hands every tick to Spark; `load_minutes`
-turns each pair-day's sorted ticks into one row per non-empty minute in the same task
-(`fxwatch.stats.compute.minute_rows`), so Spark gets ~1 row per minute instead of one per tick.
+store per pair-day, the next ones already sent while one is decoded (`read_ranges_arrow`).
+`load_quotes` hands every tick to Spark; `load_minutes` turns each pair-day's sorted ticks into
+one row per non-empty minute in the same task (`fxwatch.stats.compute.minute_rows`), so Spark
+gets ~1 row per minute instead of one per tick.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fxwatch.stats.compute import MINUTE_SCHEMA, minute_rows
 from fxwatch.store.pair_status import known_pairs
 from fxwatch.store.session import process_session
 from fxwatch.store.stats import write_stats_version
-from fxwatch.store.ticks import read_ticks_arrow
+from fxwatch.store.ticks import read_ranges_arrow
 
 __all__ = ["QUOTE_HISTORY_SCHEMA", "MINUTE_SCHEMA", "load_quotes", "load_minutes", "write_stats"]
 
@@ -25,7 +26,8 @@ _DAY_MS = 86_400_000
 
 def load_quotes(spark, settings: Settings, start_ms: int, end_ms: int, pairs=None, slices: int = 4):
     """Quotes of [start_ms, end_ms) from the tick store, read (pair, UTC day) by (pair, day) on
-    the executors (one paged query each, chunks decoded there) -> DataFrame; `seq` = tick id."""
+    the executors (one paged query each, the next ones sent ahead, chunks decoded there) ->
+    DataFrame; `seq` = tick id."""
     return _per_pair_day(
         spark, settings, start_ms, end_ms, pairs, slices, _tick_rows, QUOTE_HISTORY_SCHEMA
     )
@@ -66,12 +68,14 @@ def _per_pair_day(spark, settings, start_ms, end_ms, pairs, slices, rows_of, sch
 
     def read(batches):
         session = process_session(settings)
-        for rb in batches:
-            for pair, day in zip(rb.column("pair").to_pylist(), rb.column("day").to_pylist()):
-                lo, hi = max(start_ms, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS)
-                t = read_ticks_arrow(session, settings.keyspace, pair, lo, hi)
-                if t.num_rows:
-                    yield rows_of(pair, t)
+        ranges = [
+            (pair, max(start_ms, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS))
+            for rb in batches
+            for pair, day in zip(rb.column("pair").to_pylist(), rb.column("day").to_pylist())
+        ]  # the task's pair-days, read in turn with the next ones' queries already sent
+        for (pair, _, _), t in zip(ranges, read_ranges_arrow(session, settings.keyspace, ranges)):
+            if t.num_rows:
+                yield rows_of(pair, t)
 
     return (
         spark.createDataFrame(tasks, "pair string, day long")

@@ -67,6 +67,7 @@ __all__ = [
     "compact_store",
     "stored_days",
     "read_ticks_arrow",
+    "read_ranges_arrow",
     "read_ticks",
     "count_ticks",
     "tick_span",
@@ -425,7 +426,72 @@ def read_ticks_arrow(
 ) -> pa.Table:
     """Ticks of `pair` with start_ms <= ts_ms < end_ms (CHUNK_SCHEMA, sorted): one query per UTC
     day, paged, only the chunks that overlap the range."""
-    decoded = list(_chunks_in_range(target, keyspace, pair, start_ms, end_ms))
+    return next(read_ranges_arrow(target, keyspace, [(pair, start_ms, end_ms)], ahead=1))
+
+
+def read_ranges_arrow(
+    target, keyspace: str | None, ranges: Iterable[tuple[str, int, int]], ahead: int = 4
+) -> Iterator[pa.Table]:
+    """`read_ticks_arrow` of each (pair, start_ms, end_ms) in turn, the queries of the next
+    `ahead` ranges already sent while one is decoded: a reader of many pair-days (the stats job)
+    does not wait for Cassandra between them (sequential: 3.4 s for 150 pair-days here, 2.2 s)."""
+    session, ks = resolve(target, keyspace)
+    cql = (
+        f"SELECT bucket, span_ms, encoding, data FROM {qualified(ks, 'quote_chunks')} "
+        "WHERE pair = ? AND day = ? AND bucket >= ? AND bucket < ?"
+    )
+    stmt = with_retry(lambda: prepared(session, cql), "reading tick chunks")
+    stmt.fetch_size = _PAGE_CHUNKS
+    ranges = list(ranges)
+    sent: dict[int, list] = {}  # range index -> [(future, args, head)] of its queries
+
+    def send(i: int) -> None:
+        sent[i] = [
+            (session.execute_async(stmt, args), args, head)
+            for args, head in _range_queries(*ranges[i])
+        ]
+
+    def rows(future, args):
+        try:
+            return future.result()
+        except Exception:  # sent again, with with_retry's back-off and its clear error
+            return with_retry(lambda: session.execute(stmt, args), "reading tick chunks")
+
+    for i, (_, start_ms, end_ms) in enumerate(ranges):
+        for j in range(i, min(i + max(1, ahead), len(ranges))):
+            if j not in sent:
+                send(j)
+        results = [(rows(f, args), head) for f, args, head in sent.pop(i)]
+        yield _range_table(results, start_ms, end_ms)
+
+
+def _range_queries(pair: str, start_ms: int, end_ms: int) -> list[tuple[tuple, bool]]:
+    """The queries of a range read, in bucket order: per UTC day, when the range starts inside an
+    hour, that hour's first bucket (head=True: only a compacted chunk there counts, it starts
+    before the range), then the range itself."""
+    if end_ms <= start_ms:
+        return []
+    first = start_ms // BUCKET_MS * BUCKET_MS
+    out = []
+    for day in range(start_ms // _DAY_MS, (end_ms - 1) // _DAY_MS + 1):
+        lo, hi = max(first, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS)
+        hour = lo - lo % HOUR_MS
+        if hour < lo:
+            out.append(((pair, EPOCH_DATE_OFFSET + day, hour, hour + 1), True))
+        out.append(((pair, EPOCH_DATE_OFFSET + day, lo, hi), False))
+    return out
+
+
+def _range_table(results: list[tuple[Iterable, bool]], start_ms: int, end_ms: int) -> pa.Table:
+    """The rows of a range read's queries (in `_range_queries` order) -> its ticks: superseded
+    chunks skipped, the rest decoded into one Arrow table, cut to [start_ms, end_ms)."""
+    chained = itertools.chain.from_iterable(
+        (r for r in rs if _span(r) == HOUR_MS) if head else rs for rs, head in results
+    )
+    decoded = []
+    for r in _uncovered(chained):
+        _check_encoding(r.encoding)
+        decoded.append(_decode_arrays(r.data))
     if not decoded:
         return CHUNK_SCHEMA.empty_table()
     t = _table(*_concat(decoded))  # one Arrow table for the whole range, not one per chunk
@@ -442,32 +508,6 @@ def read_ticks(target, keyspace: str | None, pair: str, start_ms: int, end_ms: i
     df["mid"] = (df["bid"] + df["ask"]) / 2
     df["spread"] = df["ask"] - df["bid"]
     return df[TICK_FRAME_COLUMNS]
-
-
-def _chunks_in_range(target, keyspace, pair, start_ms, end_ms) -> Iterator[tuple]:
-    session, ks = resolve(target, keyspace)
-    if end_ms <= start_ms:
-        return
-    cql = (
-        f"SELECT bucket, span_ms, encoding, data FROM {qualified(ks, 'quote_chunks')} "
-        "WHERE pair = ? AND day = ? AND bucket >= ? AND bucket < ?"
-    )
-    stmt = with_retry(lambda: prepared(session, cql), "reading tick chunks")
-    stmt.fetch_size = _PAGE_CHUNKS
-    first = start_ms // BUCKET_MS * BUCKET_MS
-    for day in range(start_ms // _DAY_MS, (end_ms - 1) // _DAY_MS + 1):
-        lo, hi = max(first, day * _DAY_MS), min(end_ms, (day + 1) * _DAY_MS)
-
-        def rows(lo: int, hi: int, day=day):
-            args = (pair, EPOCH_DATE_OFFSET + day, lo, hi)
-            return with_retry(lambda: session.execute(stmt, args), "reading tick chunks")
-
-        hour = lo - lo % HOUR_MS
-        # a range that starts inside an hour: that hour's compacted chunk (if any) starts before it
-        head = [r for r in rows(hour, hour + 1) if _span(r) == HOUR_MS] if hour < lo else []
-        for r in _uncovered(itertools.chain(head, rows(lo, hi))):
-            _check_encoding(r.encoding)
-            yield _decode_arrays(r.data)
 
 
 def count_ticks(
