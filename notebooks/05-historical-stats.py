@@ -88,7 +88,7 @@ if compact:
     before_ms = min(end_ms, int(time.time() * 1000) - 86_400_000)
     session = process_session(settings)
     todo = stored_days(session, keyspace, before_ms, pair_list, since_ms=start_ms)
-    done = compact_store(session, keyspace, before_ms, days=todo)
+    done = compact_store(session, keyspace, before_ms, todo)
     print(
         f"compacted {done['chunks']:,} minute chunks into {done['hours']:,} hour chunks "
         f"({done['ticks']:,} ticks) in {done['days']} pair-days, {time.perf_counter() - t0:.1f} s"

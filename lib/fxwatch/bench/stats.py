@@ -320,7 +320,7 @@ def _chunk_job_figures(spark, settings, path: Path, days: int, duck, duck_s: flo
     session = process_session(s)
     t0 = time.perf_counter()
     history_days = stored_days(session, s.keyspace, end, pairs, since_ms=start)  # not other runs'
-    done = compact_store(session, s.keyspace, end, days=history_days)
+    done = compact_store(session, s.keyspace, end, history_days)
     compact_s = time.perf_counter() - t0
     echo(
         f"compaction: {done['chunks']} minute chunks -> {done['hours']} hour chunks "

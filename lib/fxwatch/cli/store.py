@@ -113,9 +113,7 @@ def _compact(args: argparse.Namespace) -> int:
         with progress(
             "compacting", total=len(days), unit="pair-day", disable=args.no_progress
         ) as bar:
-            result = compact_store(
-                session, settings.keyspace, _ms(before), on_day=bar.update, days=days
-            )
+            result = compact_store(session, settings.keyspace, _ms(before), days, on_day=bar.update)
     finally:
         cluster.shutdown()
     print(json.dumps({"keyspace": settings.keyspace, "before": before.isoformat(), **result}))

@@ -451,18 +451,21 @@ def read_ranges_arrow(
             for args, head in _range_queries(*ranges[i])
         ]
 
-    def rows(future, args):
-        try:
-            return future.result()
-        except Exception:  # sent again, with with_retry's back-off and its clear error
-            return with_retry(lambda: session.execute(stmt, args), "reading tick chunks")
-
     for i, (_, start_ms, end_ms) in enumerate(ranges):
         for j in range(i, min(i + max(1, ahead), len(ranges))):
             if j not in sent:
                 send(j)
-        results = [(rows(f, args), head) for f, args, head in sent.pop(i)]
+        results = [(_rows(session, stmt, f, args), head) for f, args, head in sent.pop(i)]
         yield _range_table(results, start_ms, end_ms)
+
+
+def _rows(session, stmt, future, args):
+    """The rows of a query sent with execute_async; if it failed, sent again with with_retry's
+    back-off and its clear error."""
+    try:
+        return future.result()
+    except Exception:
+        return with_retry(lambda: session.execute(stmt, args), "reading tick chunks")
 
 
 def _range_queries(pair: str, start_ms: int, end_ms: int) -> list[tuple[tuple, bool]]:
@@ -565,26 +568,31 @@ def compact_day(target, keyspace: str | None, pair: str, day: int | date, before
     session, ks = resolve(target, keyspace)
     table = qualified(ks, "quote_chunks")
     day = day if isinstance(day, int) else (day - date(1970, 1, 1)).days
-    select = with_retry(
-        lambda: prepared(
-            session,
-            f"SELECT bucket, span_ms, encoding, data FROM {table} WHERE pair = ? AND day = ?",
-        ),
-        "reading tick chunks",
-    )
-    select.fetch_size = _PAGE_CHUNKS
     key = (pair, EPOCH_DATE_OFFSET + day)
-    hours: dict[int, list] = {}
-    for r in with_retry(lambda: list(session.execute(select, key)), "reading tick chunks"):
+    # which hours to compact, from the chunks' keys and spans only (a rerun reads no blob)
+    layout = prepared(session, f"SELECT bucket, span_ms FROM {table} WHERE pair = ? AND day = ?")
+    spans: dict[int, list[int]] = {}  # hour -> span_ms of its chunks
+    for r in with_retry(lambda: list(session.execute(layout, key)), "reading tick chunks"):
         bucket = _ms(r.bucket)
-        hours.setdefault(bucket - bucket % HOUR_MS, []).append(r)
+        spans.setdefault(bucket - bucket % HOUR_MS, []).append(_span(r))
+    todo = [
+        hour
+        for hour, members in sorted(spans.items())
+        # over by before_ms (the stream may still write into a later one), not compacted already
+        if hour + HOUR_MS <= before_ms and members != [HOUR_MS]
+    ]
     out = {"hours": 0, "chunks": 0, "ticks": 0, "skipped_big": 0}
+    if not todo:
+        return out
+    select = prepared(
+        session,
+        f"SELECT span_ms, encoding, data FROM {table} "
+        "WHERE pair = ? AND day = ? AND bucket >= ? AND bucket < ?",
+    )
+    futures = [session.execute_async(select, (*key, hour, hour + HOUR_MS)) for hour in todo]
     now, rows, done = int(time.time() * 1000), [], []
-    for hour, members in sorted(hours.items()):
-        if hour + HOUR_MS > before_ms:
-            continue  # not over yet (or too recent): the stream may still write into it
-        if len(members) == 1 and _span(members[0]) == HOUR_MS:
-            continue  # compacted already
+    for hour, future in zip(todo, futures):
+        members = list(_rows(session, select, future, (*key, hour, hour + HOUR_MS)))
         for r in members:
             _check_encoding(r.encoding)
         # the hour's chunks decoded into one table (as a range read does), then sorted and
@@ -641,17 +649,15 @@ def compact_store(
     target,
     keyspace: str | None,
     before_ms: int,
-    pairs: Iterable[str] | None = None,
+    days: list[tuple[str, int]],
     workers: int = 4,
     on_day=None,
-    days: list[tuple[str, int]] | None = None,
 ) -> dict:
-    """`compact_day` for every (pair, day) of `stored_days` (or of `days` if given), `workers`
-    partitions at a time; `on_day()` is called after each (a progress bar). Returns the totals
-    and "days": the partitions looked at."""
+    """`compact_day` for each (pair, day) of `days` (e.g. `stored_days`), `workers` partitions at
+    a time; `on_day()` is called after each (a progress bar). Returns the totals and "days": the
+    partitions looked at."""
     session, ks = resolve(target, keyspace)
-    todo = stored_days(session, ks, before_ms, pairs) if days is None else days
-    totals = {"days": len(todo), "hours": 0, "chunks": 0, "ticks": 0, "skipped_big": 0}
+    totals = {"days": len(days), "hours": 0, "chunks": 0, "ticks": 0, "skipped_big": 0}
 
     def one(key):
         result = compact_day(session, ks, key[0], key[1], before_ms)
@@ -660,7 +666,7 @@ def compact_store(
         return result
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for result in pool.map(one, todo):
+        for result in pool.map(one, days):
             for k, v in result.items():
                 totals[k] += v
     return totals
