@@ -18,12 +18,7 @@ Prints one line per pass and a JSON summary (median seconds, ticks/s, ratio) as 
 
 from __future__ import annotations
 
-import argparse
-
-from fxwatch.bench.ab import ab_topic, alternate, trends_per_spec
-from fxwatch.bench.report import emit
-from fxwatch.config import Settings
-from fxwatch.stream.session import get_spark
+from fxwatch.bench.ab import ab_main, trends_per_spec
 from fxwatch.stream.trends import window_stats
 
 
@@ -36,17 +31,7 @@ def with_arrays(quotes, watermark: str = "30 seconds"):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ticks", type=int, default=300_000)
-    ap.add_argument("--passes", type=int, default=3)
-    args = ap.parse_args(argv)
-    topic = ab_topic(Settings.from_env(), "trends-ab", args.ticks)
-    spark = get_spark(topic, app_name="fxwatch-bench-trends")
-    variants = {"plain": trends_per_spec, "arrays": with_arrays}
-    result = alternate(spark, topic, variants, args.passes, args.ticks)
-    result["plain_speedup"] = round(result["arrays_s"] / result["plain_s"], 2)
-    emit(result)
-    return 0
+    return ab_main(argv, __doc__, "trends-ab", {"plain": trends_per_spec, "arrays": with_arrays})
 
 
 if __name__ == "__main__":

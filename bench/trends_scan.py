@@ -17,27 +17,13 @@ Both give the same rows (tests/test_stream_trends.py). Prints one line per pass 
 
 from __future__ import annotations
 
-import argparse
-
-from fxwatch.bench.ab import ab_topic, alternate, trends_per_spec
-from fxwatch.bench.report import emit
-from fxwatch.config import Settings
-from fxwatch.stream.session import get_spark
+from fxwatch.bench.ab import ab_main, trends_per_spec
 from fxwatch.stream.trends import build_trends
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ticks", type=int, default=300_000)
-    ap.add_argument("--passes", type=int, default=3)
-    args = ap.parse_args(argv)
-    topic = ab_topic(Settings.from_env(), "trends-scan", args.ticks)
-    spark = get_spark(topic, app_name="fxwatch-bench-trends-scan")
     variants = {"one_scan": build_trends, "per_spec": trends_per_spec}
-    result = alternate(spark, topic, variants, args.passes, args.ticks)
-    result["one_scan_speedup"] = round(result["per_spec_s"] / result["one_scan_s"], 2)
-    emit(result)
-    return 0
+    return ab_main(argv, __doc__, "trends-scan", variants)
 
 
 if __name__ == "__main__":

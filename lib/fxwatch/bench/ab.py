@@ -2,6 +2,7 @@
 
     topic = ab_topic(settings, "trends-ab", ticks)       # fresh topic of benchmark ticks
     result = alternate(spark, topic, {"a": build_a, "b": build_b}, passes=3)
+    ab_main(argv, __doc__, "trends-ab", {"a": build_a, "b": build_b})  # a script's whole main
 
 Each variant is a function quotes -> streaming DataFrame; each pass runs it over the whole topic
 (Trigger.AvailableNow) into the `noop` sink in update mode. One warm-up pass of the first variant,
@@ -11,6 +12,7 @@ then the variants alternate pass by pass (a, b, then b, a, ...) so machine load 
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import sys
@@ -22,12 +24,15 @@ from datetime import UTC, datetime
 from pyspark.sql import functions as F
 
 from fxwatch.bench.kafka_io import fresh_topics, produce_raw
+from fxwatch.bench.report import emit
 from fxwatch.bench.ticks import make_ticks
+from fxwatch.config import Settings
 from fxwatch.stream.config import DEFAULT_WINDOWS
 from fxwatch.stream.read import read_quotes
+from fxwatch.stream.session import get_spark
 from fxwatch.stream.trends import window_stats
 
-__all__ = ["ab_topic", "noop_pass", "alternate", "trends_per_spec"]
+__all__ = ["ab_main", "ab_topic", "noop_pass", "alternate", "trends_per_spec"]
 
 
 def trends_per_spec(quotes, windows=DEFAULT_WINDOWS, watermark: str = "30 seconds"):
@@ -97,3 +102,20 @@ def alternate(
     out["rows_emitted"] = rows
     out["all_seconds"] = {n: [round(x, 2) for x in s] for n, s in seconds.items()}
     return out
+
+
+def ab_main(argv: list[str] | None, doc: str, label: str, variants: dict[str, Callable]) -> int:
+    """A bench/trends_*.py script: --ticks and --passes, a fresh topic, `alternate`, then
+    `<first>_speedup` (the second variant's median seconds over the first's) and the JSON summary
+    as the last line."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=300_000)
+    ap.add_argument("--passes", type=int, default=3)
+    args = ap.parse_args(argv)
+    topic = ab_topic(Settings.from_env(), label, args.ticks)
+    spark = get_spark(topic, app_name=f"fxwatch-bench-{label}")
+    result = alternate(spark, topic, variants, args.passes, args.ticks)
+    first, second = variants
+    result[f"{first}_speedup"] = round(result[f"{second}_s"] / result[f"{first}_s"], 2)
+    emit(result)
+    return 0

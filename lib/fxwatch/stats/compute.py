@@ -48,8 +48,6 @@ STATS_COLUMNS = [
 ]
 # One row per pair and non-empty minute (m = the minute's start, epoch ms): what `_tick_minutes`
 # makes in Spark and `minute_rows` makes from a pair-day of sorted ticks.
-MINUTE_COLUMNS = ["pair", "m", "ticks", "mid_avg", "spread_avg", "ret_std"]
-MINUTE_SCHEMA = "pair string, m long, ticks int, mid_avg double, spread_avg double, ret_std double"
 _MINUTE_ARROW_SCHEMA = pa.schema(
     [
         ("pair", pa.string()),
@@ -60,6 +58,10 @@ _MINUTE_ARROW_SCHEMA = pa.schema(
         ("ret_std", pa.float64()),
     ]
 )
+MINUTE_COLUMNS = _MINUTE_ARROW_SCHEMA.names
+_SPARK_TYPE = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa.float64(): "double"}
+# the same schema as Spark DDL ("pair string, m long, ticks int, ..."), for mapInArrow
+MINUTE_SCHEMA = ", ".join(f"{f.name} {_SPARK_TYPE[f.type]}" for f in _MINUTE_ARROW_SCHEMA)
 _MINUTE_MS = 60_000
 _HOUR_MS = 3_600_000
 
