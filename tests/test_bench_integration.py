@@ -37,6 +37,14 @@ def test_bench_pipeline_small_run_stores_every_tick_once_and_reports_the_contrac
     assert set(r["pipeline_queries"]) >= {"quotes", "trends", "tick_alerts", "window_alerts"}
     assert all(q["rows"] is not None for q in r["pipeline_queries"].values())
     assert r["classic_stats_version"] and r["classic_history_ticks"] > 0
+    # each query reading the topic also ran alone on it; the one-read bound adds up their work
+    alone = {
+        q: r[f"alone_{q}_wall_s"] for q in ("quotes", "trends", "tick_alerts", "window_alerts")
+    }
+    assert all(w > 0 for w in alone.values())
+    parse_s = 6000 / r["spark_ceiling_ticks_per_s"]
+    bound_s = parse_s + sum(max(0.0, w - parse_s) for w in alone.values())
+    assert r["one_read_bound_s"] == round(bound_s, 2)
     for key in ("p50_latency_ms", "p99_latency_ms", "sustained_live_ticks_per_s", "machine"):
         assert key in r
 

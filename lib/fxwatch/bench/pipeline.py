@@ -1,5 +1,6 @@
 """`fxwatch bench pipeline`: in one run, the machine's ceilings, the pipeline on a backlog (every
-query concurrently), the naive per-row consumer, and the live steps (sustained rate, tick-to-alert
+query concurrently), each query alone on the same backlog (what a design reading the topic once
+could reach at best), the naive per-row consumer, and the live steps (sustained rate, tick-to-alert
 latency per detector family); see bench/README.md for how to read it."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -34,7 +36,7 @@ __all__ = ["bench_pipeline", "backlog_run", "detector_latency_subprocess", "BENC
 
 BENCH_KEYSPACE = "fxwatch_bench"
 # the parts of `bench_pipeline`, in the order they run (`skip` names some of them)
-PARTS = ("ceilings", "backlog", "baseline", "live", "realtime")
+PARTS = ("ceilings", "backlog", "alone", "baseline", "live", "realtime")
 
 
 def _last_json(text: str) -> dict:
@@ -147,6 +149,48 @@ def backlog_run(spark, s, data, echo=print, config=None) -> dict:
     }
 
 
+def alone_runs(spark, s, data, echo=print, config=None) -> dict:
+    """Each query that reads the topic, alone on the same backlog (its tick partitions emptied
+    first, a fresh checkpoint): its wall time. With the parse ceiling measured in the run, the
+    sum says what any design that reads and parses the topic once could reach at best — one parse,
+    then every query's own work (its wall time alone minus one parse), nothing overlapping:
+    `one_read_bound_ticks_per_s`."""
+    config = config or PipelineConfig()
+    names = [n for n in config.queries if n in QUOTE_READERS]
+    days = {
+        datetime.fromtimestamp(t / 1000, tz=UTC).date() for t in (data.ts_ms[0], data.ts_ms[-1])
+    }
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="fxwatch-alone-") as tmp:
+        for name in names:
+            for day in days:
+                clear_day(s, data.pairs, day)  # the quotes query writes its ticks anew
+            echo(f"alone: {name}")
+            r = backlog_run(
+                spark, s, data, echo, config.with_(queries=(name,), checkpoints=f"{tmp}/{name}")
+            )
+            out[f"alone_{name}_wall_s"] = r["pipeline_wall_s"]
+            out[f"alone_{name}_ticks_per_s"] = r["ticks_per_s"]
+    return out
+
+
+def one_read_bound(result: dict, ticks: int) -> dict:
+    """The best a one-read design could do, from the ceiling and the alone runs of one result:
+    one parse (ticks / the warm parse ceiling) + the sum of each query's own work (its wall time
+    alone minus one parse, at least 0). None when either part was not measured."""
+    ceiling = result.get("spark_ceiling_ticks_per_s")
+    walls = [v for k, v in result.items() if k.startswith("alone_") and k.endswith("_wall_s")]
+    if not ceiling or not walls:
+        return {}
+    parse_s = ticks / ceiling
+    bound_s = parse_s + sum(max(0.0, w - parse_s) for w in walls)
+    return {
+        "one_read_bound_s": round(bound_s, 2),
+        "one_read_bound_ticks_per_s": round(ticks / bound_s, 1),
+        "one_read_bound_vs_spark_ceiling": ratio(ticks / bound_s, ceiling),
+    }
+
+
 def bench_pipeline(
     settings,
     ticks: int = 300_000,
@@ -160,8 +204,9 @@ def bench_pipeline(
     echo=print,
 ) -> dict:
     """Every part of the pipeline benchmark, in one run and one JVM, as one flat dict:
-    ceilings (Spark parse, tick store), backlog (all queries concurrently), naive consumer,
-    live steps (sustained rate, latency per detector family), optionally real-time mode."""
+    ceilings (Spark parse, tick store), backlog (all queries concurrently), each query alone,
+    naive consumer, live steps (sustained rate, latency per detector family), optionally
+    real-time mode."""
     unknown = set(skip) - set(PARTS)
     if unknown:
         raise FxwatchError(
@@ -172,7 +217,7 @@ def bench_pipeline(
         "machine": machine_info(settings),
         "started": datetime.now(UTC).isoformat(),
     }
-    if not {"ceilings", "backlog", "baseline", "live"} - set(skip):
+    if not {"ceilings", "backlog", "alone", "baseline", "live"} - set(skip):
         return _with_contract_keys(result)
     s = _bench_settings(settings, "thr")
     # a random past day of its own, emptied first: the run's tick partitions (pair, day) hold only
@@ -195,8 +240,8 @@ def bench_pipeline(
         n_reads = len(set((config or PipelineConfig()).queries) & set(QUOTE_READERS))
         result.update(spark_parse_ceiling(spark, s, ticks, reads=n_reads, echo=echo))
         result.update(store_ceiling(s, ticks, echo=echo))
-    if "backlog" not in skip:
-        pipeline_config = config or PipelineConfig()
+    pipeline_config = config or PipelineConfig()
+    if {"backlog", "alone"} - set(skip):
         if "window_alerts" in pipeline_config.queries:
             first, last = int(data.ts_ms[0]), int(data.ts_ms[-1]) + 1
             result.update(
@@ -204,7 +249,11 @@ def bench_pipeline(
                     spark, s, data.pairs, first, last, ticks / ((last - first) / 1000), echo=echo
                 )
             )
+    if "backlog" not in skip:
         result.update(backlog_run(spark, s, data, echo, config))
+    if "alone" not in skip:
+        result.update(alone_runs(spark, s, data, echo, config))
+        result.update(one_read_bound(result, ticks))
     if "baseline" not in skip:
         echo(
             f"naive consumer on the same topic, capped at {baseline_ticks} ticks "

@@ -62,7 +62,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--skip",
         default="realtime",
-        help="comma list of parts to skip: ceilings,backlog,baseline,live,realtime",
+        help="comma list of parts to skip: ceilings,backlog,alone,baseline,live,realtime",
     )
     p.set_defaults(func=_cmd_pipeline)
 
