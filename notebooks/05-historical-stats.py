@@ -25,9 +25,10 @@
 #    ended over 24 h ago becomes one chunk (`fxwatch store compact` does the same for any range);
 # 1. read the `lookback_days` days before `as_of` from the tick store (Cassandra
 #    `fxwatch.quote_chunks`: compressed chunks of a pair's ticks), one (pair, day)
-#    partition per query, decoded on the Spark executors (a bounded read: no full scan), where
-#    the sorted ticks of the pair-day become one row per minute at once (ticks, mean mid, mean
-#    spread, std of the tick log returns): Spark gets a row per minute, not one per tick;
+#    partition per query on the Spark executors (a bounded read: no full scan). Each chunk keeps,
+#    beside its ticks, one row per minute of them (ticks, mean mid, mean spread, std of the tick
+#    log returns — written with the ticks, in the same Cassandra row), and only those are read:
+#    Spark gets a row per minute, and no tick is decoded;
 # 2. complete the 1-minute windows of each pair **to the full minute grid**: a minute without
 #    ticks is a row with `ticks = 0`, so gaps lower the tick-count statistics instead of
 #    disappearing;

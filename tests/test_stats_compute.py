@@ -217,6 +217,29 @@ def test_minute_rows_are_the_per_minute_features_of_sorted_ticks():
         minute_rows("EUR/USD", ticks.take(pa.array(np.arange(ticks.num_rows)[::-1])))
 
 
+def test_a_chunks_minute_summary_decodes_to_its_minute_rows_exactly():
+    """The tick store's per-minute summary (fxwatch.store.minutes) round-trips minute_rows
+    bit for bit, NULL ret_std (1-tick minutes) included, at any minute of its chunk."""
+    from fxwatch.store.minutes import decode_minutes, encode_minutes, minute_rows, minutes_batch
+
+    ticks = _sorted_ticks(5, minutes=60)  # an hour chunk's worth
+    rows = minute_rows("EUR/USD", ticks)
+    assert rows.column("ret_std").null_count > 0  # the NULL case is there
+    blob = encode_minutes(rows, MONDAY)
+    assert len(blob) == 3 + 30 * rows.num_rows  # 30 B a minute, not ~17 B a tick
+    back = minutes_batch("EUR/USD", [decode_minutes(blob, MONDAY)])
+    assert back.equals(rows)
+    # the summary of a chunk whose first tick is late in its hour: offsets from the chunk's key
+    late = ticks.filter(pa.compute.greater_equal(ticks.column("ts_ms"), MONDAY + 30 * MIN))
+    part = minute_rows("EUR/USD", late)
+    assert minutes_batch("EUR/USD", [decode_minutes(encode_minutes(part, MONDAY), MONDAY)]).equals(
+        part
+    )
+    with pytest.raises(ValueError, match="outside the chunk"):
+        encode_minutes(rows, MONDAY + MIN)  # a minute before the chunk's key
+    assert minutes_batch("EUR/USD", []).num_rows == 0
+
+
 @pytest.mark.spark
 def test_minute_rows_equal_sparks_tick_minutes(spark):
     """minute_rows on the store's sorted ticks == _tick_minutes (the lag window) on the same ticks

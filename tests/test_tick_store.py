@@ -246,7 +246,7 @@ def test_compaction_keeps_every_tick_once_and_writers_merge_into_hour_chunks(
 
     # compaction stopped between its write and its delete: a stale minute chunk inside a compacted
     # hour is neither read nor counted twice
-    stale = _ticks(pair, [midnight + 3 * HOUR_MS + 5_000], [99], bid=[9.9])
+    stale = _ticks(pair, [midnight + 3 * HOUR_MS + 65_000], [99], bid=[9.9])
     write_ticks(stack, None, stale)  # merges into the hour chunk ...
     from fxwatch.store.session import insert_cql, write_rows  # ... so put a minute chunk there
     from fxwatch.store.ticks import CHUNKS_COLUMNS, _chunk_row
@@ -417,3 +417,56 @@ def test_ranges_read_ahead_equal_each_range_read_alone(stack):
     for (pair, lo, hi), t, a in zip(ranges, together, alone):
         assert t.equals(a)
         assert t.column("ts_ms").to_pylist() == [x for x in stored[pair] if lo <= x < hi]
+
+
+@pytest.mark.integration
+def test_minute_summaries_read_equal_the_minutes_of_the_ticks_through_merges_and_compaction(
+    stack, cassandra_session
+):
+    """`read_minute_ranges` (the chunks' per-minute summaries, no tick decoded) == `minute_rows`
+    of the same range's ticks: minute chunks, a compacted hour, a late tick merged into it, a
+    range starting inside an hour, two days, and a chunk written before summaries existed."""
+    from fxwatch.store.minutes import minute_rows
+    from fxwatch.store.ticks import (
+        HOUR_MS,
+        compact_day,
+        read_minute_ranges,
+        read_ranges_arrow,
+    )
+
+    pair, midnight = _pair(), _own_day_ms()
+    rng = random.Random(3)
+    ts = sorted(
+        midnight + 22 * HOUR_MS + rng.randrange(4 * HOUR_MS) for _ in range(3_000)
+    )  # 22h of day 1 to 02h of day 2, several ticks in some milliseconds
+    bid = [1.1 + rng.random() * 1e-3 for _ in ts]
+    write_ticks(stack, None, _ticks(pair, ts, range(len(ts)), bid=bid))
+    compact_day(stack, None, pair, _day(midnight), midnight + _DAY_MS)  # day 1's 22h and 23h
+    late = _ticks(pair, [midnight + 22 * HOUR_MS + 17], [10**6], bid=[1.2])
+    write_ticks(stack, None, late)  # merged into the 22h chunk: its summary is rewritten
+    # a chunk as written before summaries existed: its minutes read from its ticks
+    old = cassandra_session.execute(
+        f"SELECT bucket FROM {stack.keyspace}.quote_chunks WHERE pair = %s AND day = %s LIMIT 1",
+        (pair, _day(midnight + _DAY_MS)),
+    ).one()
+    cassandra_session.execute(
+        f"UPDATE {stack.keyspace}.quote_chunks SET minutes = null "
+        "WHERE pair = %s AND day = %s AND bucket = %s",
+        (pair, _day(midnight + _DAY_MS), old.bucket),
+    )
+    ranges = [
+        (pair, midnight, midnight + 2 * _DAY_MS),
+        (pair, midnight + 22 * HOUR_MS + 7 * 60_000, midnight + _DAY_MS + 60 * 60_000),
+        (pair, midnight + _DAY_MS, midnight + 2 * _DAY_MS),
+        (pair, midnight - _DAY_MS, midnight),  # nothing stored
+    ]
+    summaries = list(read_minute_ranges(stack, None, ranges, ahead=2))
+    ticks = list(read_ranges_arrow(stack, None, ranges))
+    for got, t in zip(summaries, ticks):
+        want = minute_rows(pair, t)
+        assert got.num_rows == want.num_rows
+        assert got.equals(want)
+    assert summaries[0].num_rows > 200 and sum(summaries[0].column("ticks").to_pylist()) == 3_001
+    assert summaries[3].num_rows == 0
+    with pytest.raises(ValueError, match="whole minutes"):
+        next(read_minute_ranges(stack, None, [(pair, midnight + 1, midnight + _DAY_MS)]))

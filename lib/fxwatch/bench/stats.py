@@ -223,22 +223,23 @@ def spark_stats(spark, path: Path, days: int):
     return df, time.perf_counter() - t0
 
 
-def chunk_job_stats(spark, settings, days: int, pairs):
-    """The stats job's path on the tick store of `settings.keyspace` (stats_from_store: minute
-    rows made in the read tasks, statistics in Spark), collected; returns (pandas df, seconds)."""
+def chunk_job_stats(spark, settings, days: int, pairs, from_ticks: bool = False):
+    """The stats job's path on the tick store of `settings.keyspace` (stats_from_store: the
+    chunks' minute summaries read in the (pair, day) tasks — or, `from_ticks`, their ticks decoded
+    and reduced to minutes there — statistics in Spark), collected; returns (pandas df, seconds)."""
     as_of, _, _ = _range(days)
     t0 = time.perf_counter()
-    _, stats = stats_from_store(spark, settings, as_of, days, pairs)
+    _, stats = stats_from_store(spark, settings, as_of, days, pairs, from_ticks=from_ticks)
     df = stats.toPandas()
     return df, time.perf_counter() - t0
 
 
-def chunk_job_parts(spark, settings, days: int, pairs) -> dict[str, object]:
-    """Where the chunk job's time goes: the read (the (pair, day) tasks: queries, chunk decoding,
-    minute rows; counted into Spark's cache) vs the Spark part (the statistics from the cached
-    minute rows, collected)."""
+def chunk_job_parts(spark, settings, days: int, pairs, from_ticks: bool = False) -> dict:
+    """Where the chunk job's time goes: the read (the (pair, day) tasks: queries, and decoding
+    the summaries or the ticks; counted into Spark's cache) vs the Spark part (the statistics from
+    the cached minute rows, collected)."""
     as_of, _, _ = _range(days)
-    minutes, stats = stats_from_store(spark, settings, as_of, days, pairs)
+    minutes, stats = stats_from_store(spark, settings, as_of, days, pairs, from_ticks=from_ticks)
     minutes.cache()  # `stats` is planned on `minutes`: it reads the cache once it is filled
     t0 = time.perf_counter()
     n_minutes = minutes.count()
@@ -312,8 +313,9 @@ def _chunk_job_figures(spark, settings, path: Path, days: int, duck, duck_s: flo
     s = settings.with_(keyspace=BENCH_KEYSPACE)
     t0 = time.perf_counter()
     stored, pairs = store_history(s, path, days, echo=echo)
-    echo(f"tick store: {stored} ticks in {BENCH_KEYSPACE} ({time.perf_counter() - t0:.1f} s)")
-    out: dict[str, object] = {}
+    store_s = time.perf_counter() - t0
+    echo(f"tick store: {stored} ticks in {BENCH_KEYSPACE} ({store_s:.1f} s)")
+    out: dict[str, object] = {"history_store_s": round(store_s, 1)}
     before = _timed_chunk_job(spark, s, days, pairs, duck, duck_s, "minute chunks", echo)
     out.update({f"minute_{k}": v for k, v in before.items()})
     _, start, end = _range(days)
@@ -333,15 +335,22 @@ def _chunk_job_figures(spark, settings, path: Path, days: int, duck, duck_s: flo
     )
     out.update(_timed_chunk_job(spark, s, days, pairs, duck, duck_s, "hour chunks", echo))
     out["chunk_job_compacted_speedup"] = round(out["minute_chunk_job_s"] / out["chunk_job_s"], 2)
+    # the same job decoding every tick instead of reading the minute summaries (the design before)
+    ticks = _timed_chunk_job(spark, s, days, pairs, duck, duck_s, "hour chunks' ticks", echo, True)
+    out.update({f"ticks_{k}": v for k, v in ticks.items()})
     return out
 
 
-def _timed_chunk_job(spark, s, days: int, pairs, duck, duck_s: float, form: str, echo):
+def _timed_chunk_job(
+    spark, s, days: int, pairs, duck, duck_s: float, form: str, echo, from_ticks: bool = False
+):
     """The chunk job on the store as it is: timed as its first run (what a daily run in this JVM
     pays: the job's Python workers and their Cassandra sessions start) and warm (the median of two
     more runs), compared with DuckDB, then split into parts."""
-    chunk_df, chunk_s = chunk_job_stats(spark, s, days, pairs)
-    warm_s = float(np.median([chunk_job_stats(spark, s, days, pairs)[1] for _ in range(2)]))
+    chunk_df, chunk_s = chunk_job_stats(spark, s, days, pairs, from_ticks)
+    warm_s = float(
+        np.median([chunk_job_stats(spark, s, days, pairs, from_ticks)[1] for _ in range(2)])
+    )
     echo(f"chunk job on {form}: {len(chunk_df)} stats rows in {chunk_s:.1f} s, warm {warm_s:.1f} s")
     agree = compare(chunk_df, duck)
     out: dict[str, object] = {
@@ -353,7 +362,7 @@ def _timed_chunk_job(spark, s, days: int, pairs, duck, duck_s: float, form: str,
         "chunk_rows_matched": agree["rows_matched"],
         "chunk_max_rel_diff": agree["max_rel_diff"],
     }
-    parts = chunk_job_parts(spark, s, days, pairs)
+    parts = chunk_job_parts(spark, s, days, pairs, from_ticks)
     echo(f"  parts: read {parts['chunk_read_s']} s, spark {parts['chunk_spark_s']} s")
     out.update(parts)
     return out

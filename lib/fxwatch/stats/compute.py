@@ -5,8 +5,8 @@ Two ways in, one way on:
 * `compute_stats(spark, quotes_df, ...)`: ticks (any frame of quotes) -> the per-minute features
   in Spark (`_tick_minutes`: a lag window over every tick, so a shuffle and a sort of them all);
 * `compute_stats_from_minutes(spark, minutes_df, ...)`: the per-minute features already made
-  where the ticks were decoded (`minute_rows`, run by `fxwatch.stats.spark_io.load_minutes` in
-  each (pair, UTC day) task of the tick store read), so Spark only sees one row per minute.
+  (`minute_rows`), as the tick store keeps them beside each chunk and
+  `fxwatch.stats.spark_io.load_minutes` reads them, so Spark only sees one row per minute.
 
 Both then share every later step: the empty-minute grid of each pair's span, the hour of week,
 the unpivot to one row per metric, the moments and the exact quantiles.
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pyarrow as pa
 
+from fxwatch.store.minutes import MINUTE_ARROW_SCHEMA, minute_rows
 from fxwatch.stream.features import hour_of_week, unpivot_metrics
 
 __all__ = [
@@ -47,17 +47,9 @@ STATS_COLUMNS = [
     "p99",
 ]
 # One row per pair and non-empty minute (m = the minute's start, epoch ms): what `_tick_minutes`
-# makes in Spark and `minute_rows` makes from a pair-day of sorted ticks.
-_MINUTE_ARROW_SCHEMA = pa.schema(
-    [
-        ("pair", pa.string()),
-        ("m", pa.int64()),
-        ("ticks", pa.int32()),
-        ("mid_avg", pa.float64()),
-        ("spread_avg", pa.float64()),
-        ("ret_std", pa.float64()),
-    ]
-)
+# makes in Spark and `minute_rows` makes from a pair-day of sorted ticks (and the tick store
+# keeps beside each chunk: fxwatch.store.minutes).
+_MINUTE_ARROW_SCHEMA = MINUTE_ARROW_SCHEMA
 MINUTE_COLUMNS = _MINUTE_ARROW_SCHEMA.names
 _SPARK_TYPE = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa.float64(): "double"}
 # the same schema as Spark DDL ("pair string, m long, ticks int, ..."), for mapInArrow
@@ -135,68 +127,6 @@ def _tick_minutes(q):
             F.avg("spread").alias("spread_avg"),
             F.stddev_pop("ret").alias("ret_std"),
         )
-    )
-
-
-def minute_rows(pair: str, ticks: pa.Table) -> pa.RecordBatch:
-    """Sorted ticks of one pair -> one row per non-empty minute (MINUTE_COLUMNS), in numpy.
-
-    The same values as `_tick_minutes` (to floating-point summation order): ticks, mid_avg,
-    spread_avg, and ret_std = the population std of the log returns between consecutive ticks of
-    the minute, NULL for a 1-tick minute.
-
-    Why here and not in Spark: the tick store hands the ticks of a (pair, UTC day) over sorted by
-    (ts_ms, tick_id) — the order the lag window of `_tick_minutes` sorts them into — and a minute
-    never straddles a UTC day. So the per-minute step is a single pass over runs of consecutive
-    rows, done in the task that decodes the chunks, with no shuffle or sort of the ticks in Spark;
-    Spark then works on about 1 row per minute instead of one per tick.
-
-    `ticks` needs ts_ms, bid, ask, sorted by ts_ms (ties in the order their returns are taken:
-    the store's tick_id order); a table out of order raises ValueError.
-    """
-    ts = np.asarray(ticks.column("ts_ms").to_numpy(), dtype=np.int64)
-    if ts.size == 0:
-        return pa.RecordBatch.from_pylist([], schema=_MINUTE_ARROW_SCHEMA)
-    if (np.diff(ts) < 0).any():
-        raise ValueError(f"minute_rows: the ticks of {pair} are not sorted by ts_ms")
-    bid = np.asarray(ticks.column("bid").to_numpy(), dtype=np.float64)
-    ask = np.asarray(ticks.column("ask").to_numpy(), dtype=np.float64)
-    mid = (bid + ask) / 2  # the same arithmetic as prepare_quotes
-    spread = ask - bid
-
-    # Sorted ticks: each minute is one run of consecutive rows. `run` numbers the runs 0..k-1.
-    minute = ts - ts % _MINUTE_MS  # numpy's % is a floor modulo, like pmod in _floor_to
-    starts_run = np.ones(ts.size, dtype=bool)
-    starts_run[1:] = minute[1:] != minute[:-1]
-    run = np.cumsum(starts_run) - 1
-    k = int(run[-1]) + 1
-    count = np.bincount(run, minlength=k)
-    mid_avg = np.bincount(run, weights=mid, minlength=k) / count
-    spread_avg = np.bincount(run, weights=spread, minlength=k) / count
-
-    # Log returns between a tick and the previous one of the same minute (the first tick of a
-    # minute has none), then their population std per minute: mean first, then the mean squared
-    # deviation (two passes, as stable as Spark's stddev_pop).
-    same_minute = ~starts_run[1:]
-    ret = np.log(mid[1:][same_minute] / mid[:-1][same_minute])
-    ret_run = run[1:][same_minute]
-    n_ret = count - 1
-    has_ret = n_ret > 0
-    divisor = np.where(has_ret, n_ret, 1)
-    ret_mean = np.bincount(ret_run, weights=ret, minlength=k) / divisor
-    squares = np.bincount(ret_run, weights=(ret - ret_mean[ret_run]) ** 2, minlength=k)
-    ret_std = np.sqrt(squares / divisor)
-
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array([pair] * k, pa.string()),
-            pa.array(minute[starts_run]),
-            pa.array(count.astype(np.int32)),
-            pa.array(mid_avg),
-            pa.array(spread_avg),
-            pa.array(ret_std, mask=~has_ret),  # NULL for a 1-tick minute, as stddev_pop of none
-        ],
-        schema=_MINUTE_ARROW_SCHEMA,
     )
 
 

@@ -1,9 +1,9 @@
 """`fxwatch job stats`: run notebooks/05-historical-stats.py with papermill into
 runs/stats/<date>/.
 
-The notebook's computation is `stats_from_store`: the per-minute features are made where the tick
-store's chunks are decoded (`spark_io.load_minutes`, one task per pair and UTC day), so Spark
-reads ~1 row per pair-minute instead of one per tick, then `compute.compute_stats_from_minutes`.
+The notebook's computation is `stats_from_store`: the per-minute features the tick store keeps
+beside each chunk are read (`spark_io.load_minutes`, one task per pair and UTC day), so Spark
+reads ~1 row per pair-minute and no tick is decoded, then `compute.compute_stats_from_minutes`.
 """
 
 from __future__ import annotations
@@ -24,15 +24,22 @@ KERNEL = "fxwatch"
 
 
 def stats_from_store(
-    spark, settings: Settings, as_of: str | date, lookback_days: int, pairs=None, slices: int = 4
+    spark,
+    settings: Settings,
+    as_of: str | date,
+    lookback_days: int,
+    pairs=None,
+    slices: int = 4,
+    from_ticks: bool = False,
 ):
     """The stats job's computation on the tick store of `settings.keyspace` -> (minutes, stats).
 
     `minutes` is the per-minute DataFrame (spark_io.load_minutes over the `lookback_days` days
-    before `as_of`; cache and count it to time the read), `stats` the STATS_COLUMNS DataFrame
-    computed from it — the same rows compute_stats gives on the ticks themselves."""
+    before `as_of`: the chunks' minute summaries, or with `from_ticks` the ticks reduced to
+    minutes; cache and count it to time the read), `stats` the STATS_COLUMNS DataFrame computed
+    from it — the same rows compute_stats gives on the ticks themselves."""
     start_ms, end_ms = as_of_range(as_of, lookback_days)
-    minutes = load_minutes(spark, settings, start_ms, end_ms, pairs, slices)
+    minutes = load_minutes(spark, settings, start_ms, end_ms, pairs, slices, from_ticks)
     return minutes, compute_stats_from_minutes(spark, minutes, as_of, lookback_days, pairs)
 
 

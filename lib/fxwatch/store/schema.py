@@ -23,7 +23,7 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS {table} (
             pair text, day date, bucket timestamp,
             ticks int, first_ts timestamp, last_ts timestamp, sources set<text>,
-            encoding text, data blob, written_at timestamp, span_ms int,
+            encoding text, data blob, written_at timestamp, span_ms int, minutes blob,
             PRIMARY KEY ((pair, day), bucket)
         ) WITH CLUSTERING ORDER BY (bucket ASC)""",
     # The old tick store, one row per accepted tick: nothing but the naive baseline of `fxwatch
@@ -95,10 +95,11 @@ TABLES: dict[str, str] = {
 # pair_status.writer/last_batch: the stream (checkpoint) and micro-batch that last counted ticks,
 # so a replayed batch does not count twice.
 # quote_chunks.span_ms: the event time a chunk covers from its bucket (NULL or 60 000: a minute;
-# 3 600 000: an hour, written by `fxwatch store compact`).
+# 3 600 000: an hour, written by `fxwatch store compact`); quote_chunks.minutes: the chunk's
+# per-minute summary (fxwatch.store.minutes; NULL in rows written before it existed).
 ADDED_COLUMNS: dict[str, list[str]] = {
     "pair_status": ["writer text", "last_batch bigint"],
-    "quote_chunks": ["span_ms int"],
+    "quote_chunks": ["span_ms int", "minutes blob"],
 }
 
 

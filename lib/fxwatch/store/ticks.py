@@ -6,6 +6,8 @@ hash of what the tick is (fxwatch.stream.features.tick_id): writing merges new t
 chunks they fall in and drops ticks already there, so a replayed micro-batch or a re-sent tick
 changes nothing, and two different ticks of the same millisecond stay two. Every reader goes
 through `read_ticks` (pandas) or `read_ticks_arrow`; counts come from the chunks' `ticks` column.
+Each chunk row also keeps its ticks' per-minute summary (`minutes`, fxwatch.store.minutes),
+written with them: `read_minute_ranges` reads only those (the stats job).
 
 Compaction (`compact_day`, `fxwatch store compact`): minute chunks suit the stream, which writes a
 few seconds of ticks at a time, but a reader of history pays per chunk (a day is 1 440 of them).
@@ -41,6 +43,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fxwatch.errors import FxwatchError
+from fxwatch.store.minutes import (
+    MINUTE_MS,
+    decode_minutes,
+    minute_rows,
+    minutes_batch,
+    summarise,
+)
 from fxwatch.store.names import qualified
 from fxwatch.store.session import (
     EPOCH_DATE_OFFSET,
@@ -68,6 +77,7 @@ __all__ = [
     "stored_days",
     "read_ticks_arrow",
     "read_ranges_arrow",
+    "read_minute_ranges",
     "read_ticks",
     "count_ticks",
     "tick_span",
@@ -105,6 +115,7 @@ CHUNKS_COLUMNS = [
     "data",
     "written_at",
     "span_ms",
+    "minutes",
 ]
 # Columns of `read_ticks`.
 TICK_FRAME_COLUMNS = [
@@ -399,6 +410,12 @@ def _chunk_row(pair: str, day: int, bucket: int, span: int, ticks: pa.Table, now
         encode_chunk(ticks),
         now,
         span,
+        summarise(  # the chunk's per-minute summary
+            _numpy(ticks, "ts_ms", np.int64),
+            _numpy(ticks, "bid", np.float64),
+            _numpy(ticks, "ask", np.float64),
+            bucket,
+        ),
     )
 
 
@@ -433,11 +450,70 @@ def read_ranges_arrow(
     target, keyspace: str | None, ranges: Iterable[tuple[str, int, int]], ahead: int = 4
 ) -> Iterator[pa.Table]:
     """`read_ticks_arrow` of each (pair, start_ms, end_ms) in turn, the queries of the next
-    `ahead` ranges already sent while one is decoded: a reader of many pair-days (the stats job)
-    does not wait for Cassandra between them (sequential: 3.4 s for 150 pair-days here, 2.2 s)."""
+    `ahead` ranges already sent while one is decoded: a reader of many pair-days does not wait
+    for Cassandra between them (sequential: 3.4 s for 150 pair-days here, 2.2 s)."""
     session, ks = resolve(target, keyspace)
+    columns = "bucket, span_ms, encoding, data"
+    for (_, start_ms, end_ms), results in _sent_ahead(session, ks, columns, ranges, ahead):
+        yield _range_table(results, start_ms, end_ms)
+
+
+def read_minute_ranges(
+    target, keyspace: str | None, ranges: Iterable[tuple[str, int, int]], ahead: int = 4
+) -> Iterator[pa.RecordBatch]:
+    """The per-minute summaries (fxwatch.store.minutes: pair, m, ticks, mid_avg, spread_avg,
+    ret_std) of each (pair, start_ms, end_ms) in turn, one row per non-empty minute, in order —
+    `minute_rows` of the range's ticks, read from the chunks' `minutes` column without their
+    ticks. A chunk written before summaries existed (`minutes` NULL) has its ticks read and
+    summarised instead. The range must start and end on whole minutes (ValueError otherwise)."""
+    session, ks = resolve(target, keyspace)
+    ranges = list(ranges)
+    for pair, start_ms, end_ms in ranges:
+        if start_ms % MINUTE_MS or end_ms % MINUTE_MS:
+            raise ValueError(
+                f"read_minute_ranges: {pair} [{start_ms}, {end_ms}) is not whole minutes"
+            )
+    table = qualified(ks, "quote_chunks")
+    data_of = None  # the ticks of one chunk without a summary, prepared when first needed
+    columns = "bucket, span_ms, encoding, minutes"
+    for (pair, start_ms, end_ms), results in _sent_ahead(session, ks, columns, ranges, ahead):
+        parts = []
+        for r in _uncovered(_chained(results)):
+            bucket = _ms(r.bucket)
+            if r.minutes is not None:
+                parts.append(decode_minutes(r.minutes, bucket))
+                continue
+            if data_of is None:
+                cql = (
+                    f"SELECT encoding, data FROM {table} WHERE pair = ? AND day = ? AND bucket = ?"
+                )
+                data_of = with_retry(lambda cql=cql: prepared(session, cql), "reading tick chunks")
+            args = (pair, EPOCH_DATE_OFFSET + bucket // _DAY_MS, bucket)
+            found = with_retry(
+                lambda stmt=data_of, args=args: list(session.execute(stmt, args)),
+                "reading tick chunks",
+            )
+            if not found:  # compacted into its hour between the two reads
+                raise FxwatchError(
+                    f"the tick chunk {pair} {bucket} went away while it was read (a compaction "
+                    "running at the same time): read again"
+                )
+            rb = minute_rows(pair, _decode(found[0].encoding, found[0].data))
+            parts.append({c: rb.column(c).to_numpy(zero_copy_only=False) for c in _SUMMARY})
+        batch = minutes_batch(pair, parts)
+        m = batch.column("m")
+        keep = pc.and_(pc.greater_equal(m, start_ms), pc.less(m, end_ms))
+        yield batch if len(batch) == 0 or pc.all(keep).as_py() else batch.filter(keep)
+
+
+_SUMMARY = ("m", "ticks", "mid_avg", "spread_avg", "ret_std")
+
+
+def _sent_ahead(session, ks: str, columns: str, ranges, ahead: int):
+    """(range, its queries' results in `_range_queries` order) for each range in turn, the
+    queries of the next `ahead` ranges already in flight."""
     cql = (
-        f"SELECT bucket, span_ms, encoding, data FROM {qualified(ks, 'quote_chunks')} "
+        f"SELECT {columns} FROM {qualified(ks, 'quote_chunks')} "
         "WHERE pair = ? AND day = ? AND bucket >= ? AND bucket < ?"
     )
     stmt = with_retry(lambda: prepared(session, cql), "reading tick chunks")
@@ -451,12 +527,11 @@ def read_ranges_arrow(
             for args, head in _range_queries(*ranges[i])
         ]
 
-    for i, (_, start_ms, end_ms) in enumerate(ranges):
+    for i, one in enumerate(ranges):
         for j in range(i, min(i + max(1, ahead), len(ranges))):
             if j not in sent:
                 send(j)
-        results = [(_rows(session, stmt, f, args), head) for f, args, head in sent.pop(i)]
-        yield _range_table(results, start_ms, end_ms)
+        yield one, [(_rows(session, stmt, f, args), head) for f, args, head in sent.pop(i)]
 
 
 def _rows(session, stmt, future, args):
@@ -485,14 +560,19 @@ def _range_queries(pair: str, start_ms: int, end_ms: int) -> list[tuple[tuple, b
     return out
 
 
+def _chained(results: list[tuple[Iterable, bool]]) -> Iterator:
+    """The rows of a range read's queries, in bucket order; of a head query (the range starts
+    inside an hour) only a compacted hour chunk counts."""
+    return itertools.chain.from_iterable(
+        (r for r in rs if _span(r) == HOUR_MS) if head else rs for rs, head in results
+    )
+
+
 def _range_table(results: list[tuple[Iterable, bool]], start_ms: int, end_ms: int) -> pa.Table:
     """The rows of a range read's queries (in `_range_queries` order) -> its ticks: superseded
     chunks skipped, the rest decoded into one Arrow table, cut to [start_ms, end_ms)."""
-    chained = itertools.chain.from_iterable(
-        (r for r in rs if _span(r) == HOUR_MS) if head else rs for rs, head in results
-    )
     decoded = []
-    for r in _uncovered(chained):
+    for r in _uncovered(_chained(results)):
         _check_encoding(r.encoding)
         decoded.append(_decode_arrays(r.data))
     if not decoded:
