@@ -464,8 +464,9 @@ def read_minute_ranges(
     """The per-minute summaries (fxwatch.store.minutes: pair, m, ticks, mid_avg, spread_avg,
     ret_std) of each (pair, start_ms, end_ms) in turn, one row per non-empty minute, in order —
     `minute_rows` of the range's ticks, read from the chunks' `minutes` column without their
-    ticks. A chunk written before summaries existed (`minutes` NULL) has its ticks read and
-    summarised instead. The range must start and end on whole minutes (ValueError otherwise)."""
+    ticks. A range holding a chunk written before summaries existed (`minutes` NULL) is read
+    as ticks and summarised instead (`fxwatch store compact` writes its hours with summaries).
+    The range must start and end on whole minutes (ValueError otherwise)."""
     session, ks = resolve(target, keyspace)
     ranges = list(ranges)
     for pair, start_ms, end_ms in ranges:
@@ -473,40 +474,18 @@ def read_minute_ranges(
             raise ValueError(
                 f"read_minute_ranges: {pair} [{start_ms}, {end_ms}) is not whole minutes"
             )
-    table = qualified(ks, "quote_chunks")
-    data_of = None  # the ticks of one chunk without a summary, prepared when first needed
-    columns = "bucket, span_ms, encoding, minutes"
+    columns = "bucket, span_ms, minutes"
     for (pair, start_ms, end_ms), results in _sent_ahead(session, ks, columns, ranges, ahead):
-        parts = []
-        for r in _uncovered(_chained(results)):
-            bucket = _ms(r.bucket)
-            if r.minutes is not None:
-                parts.append(decode_minutes(r.minutes, bucket))
-                continue
-            if data_of is None:
-                cql = (
-                    f"SELECT encoding, data FROM {table} WHERE pair = ? AND day = ? AND bucket = ?"
-                )
-                data_of = with_retry(lambda cql=cql: prepared(session, cql), "reading tick chunks")
-            args = (pair, EPOCH_DATE_OFFSET + bucket // _DAY_MS, bucket)
-            found = with_retry(
-                lambda stmt=data_of, args=args: list(session.execute(stmt, args)),
-                "reading tick chunks",
-            )
-            if not found:  # compacted into its hour between the two reads
-                raise FxwatchError(
-                    f"the tick chunk {pair} {bucket} went away while it was read (a compaction "
-                    "running at the same time): read again"
-                )
-            rb = minute_rows(pair, _decode(found[0].encoding, found[0].data))
-            parts.append({c: rb.column(c).to_numpy(zero_copy_only=False) for c in _SUMMARY})
+        rows = list(_uncovered(_chained(results)))
+        if any(r.minutes is None for r in rows):  # written before summaries: from the ticks
+            ticks = next(read_ranges_arrow(session, ks, [(pair, start_ms, end_ms)], ahead=1))
+            yield minute_rows(pair, ticks)
+            continue
+        parts = [decode_minutes(r.minutes, _ms(r.bucket)) for r in rows]
         batch = minutes_batch(pair, parts)
         m = batch.column("m")
         keep = pc.and_(pc.greater_equal(m, start_ms), pc.less(m, end_ms))
         yield batch if len(batch) == 0 or pc.all(keep).as_py() else batch.filter(keep)
-
-
-_SUMMARY = ("m", "ticks", "mid_avg", "spread_avg", "ret_std")
 
 
 def _sent_ahead(session, ks: str, columns: str, ranges, ahead: int):
