@@ -92,7 +92,8 @@ def backlog_run(spark, s, data, echo=print, config=None) -> dict:
     ticks = len(data)
     config = (config or PipelineConfig()).with_(until_idle=False, starting_offsets="earliest")
     progress = ProgressLog().attach(spark)
-    echo(f"backlog: every query concurrently on {ticks} ticks ({', '.join(config.queries)})")
+    together = "every query concurrently" if len(config.queries) > 1 else "one query alone"
+    echo(f"backlog: {together} on {ticks} ticks ({', '.join(config.queries)})")
     t0 = time.time() * 1000
     started = start_pipeline(spark, s, config)
 
