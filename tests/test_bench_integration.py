@@ -25,7 +25,10 @@ def _bench(*args: str, timeout: float = 420) -> dict:
 
 
 def test_bench_pipeline_small_run_stores_every_tick_once_and_reports_the_contract(stack):
-    r = _bench("pipeline", "--ticks", "6000", "--baseline-ticks", "500", "--skip", "live,realtime")
+    # the `alone` part is the backlog run once per query (its bound: a unit test); not run here
+    r = _bench(
+        "pipeline", "--ticks", "6000", "--baseline-ticks", "500", "--skip", "alone,live,realtime"
+    )
     assert r["ticks"] == 6000 and r["quotes_stored"] == 6000 and r["exactly_once"] is True
     assert r["ticks_per_s"] > 0 and r["baseline_ticks"] == 500 and r["baseline_ticks_per_s"] > 0
     assert r["ratio_vs_baseline"] == round(r["ticks_per_s"] / r["baseline_ticks_per_s"], 2)
@@ -37,14 +40,7 @@ def test_bench_pipeline_small_run_stores_every_tick_once_and_reports_the_contrac
     assert set(r["pipeline_queries"]) >= {"quotes", "trends", "tick_alerts", "window_alerts"}
     assert all(q["rows"] is not None for q in r["pipeline_queries"].values())
     assert r["classic_stats_version"] and r["classic_history_ticks"] > 0
-    # each query reading the topic also ran alone on it; the one-read bound adds up their work
-    alone = {
-        q: r[f"alone_{q}_wall_s"] for q in ("quotes", "trends", "tick_alerts", "window_alerts")
-    }
-    assert all(w > 0 for w in alone.values())
-    parse_s = 6000 / r["spark_ceiling_ticks_per_s"]
-    bound_s = parse_s + sum(max(0.0, w - parse_s) for w in alone.values())
-    assert r["one_read_bound_s"] == round(bound_s, 2)
+    assert not any(k.startswith("alone_") for k in r) and "one_read_bound_s" not in r
     for key in ("p50_latency_ms", "p99_latency_ms", "sustained_live_ticks_per_s", "machine"):
         assert key in r
 

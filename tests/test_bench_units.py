@@ -205,3 +205,21 @@ def test_progress_rows_and_profile_are_per_fxwatch_query():
     assert profile["trends"]["median_add_batch_ms"] == 12.0
     assert profile["trends"]["median_overhead_ms"] == 8.0
     assert batch_profile(log.snapshot(), since_ms=10)["trends"]["batches"] == 1
+
+
+def test_the_one_read_bound_is_one_parse_plus_each_querys_own_work():
+    from fxwatch.bench.pipeline import one_read_bound
+
+    result = {
+        "spark_ceiling_ticks_per_s": 50_000.0,  # 300 000 ticks parse in 6 s
+        "alone_quotes_wall_s": 16.0,
+        "alone_trends_wall_s": 14.0,
+        "alone_tick_alerts_wall_s": 5.0,  # faster than one parse: no negative work counted
+    }
+    got = one_read_bound(result, 300_000)
+    assert got["one_read_bound_s"] == 6.0 + 10.0 + 8.0 + 0.0
+    assert got["one_read_bound_ticks_per_s"] == round(300_000 / 24.0, 1)
+    assert got["one_read_bound_vs_spark_ceiling"] == round(12_500 / 50_000, 2)
+    # either part not measured: no bound
+    assert one_read_bound({"spark_ceiling_ticks_per_s": 50_000.0}, 300_000) == {}
+    assert one_read_bound({"alone_quotes_wall_s": 16.0}, 300_000) == {}

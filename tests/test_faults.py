@@ -97,10 +97,19 @@ class Job:
         return self.proc.wait(timeout)
 
 
-def _own_day_ms() -> int:
-    """Midnight of a random past UTC day: the test's quote partitions (pair, day) start empty."""
+def _own_day_ms(settings=None) -> int:
+    """Midnight of a random past UTC day. With `settings`, the tick partitions (pair, day) of the
+    benchmark ticks' pairs on it are emptied first: earlier runs (of this or another test here)
+    may have drawn the same day, and a count of the test's ticks must see only its own."""
+    from fxwatch.bench.store import clear_day
+    from fxwatch.bench.ticks import BENCH_PAIRS
+
     base = int(datetime(2005, 1, 1, tzinfo=UTC).timestamp() * 1000)
-    return base + random.randrange(5000) * 86_400_000
+    day_ms = base + random.randrange(5000) * 86_400_000
+    if settings is not None:
+        day = datetime.fromtimestamp(day_ms / 1000, tz=UTC).date()
+        clear_day(settings, BENCH_PAIRS, day)
+    return day_ms
 
 
 def _count(session, data) -> int:
@@ -125,7 +134,7 @@ def test_sigkill_mid_run_then_restart_stores_every_quote_once(topics, cassandra_
     from fxwatch.bench.ticks import make_ticks
 
     n = 24_000
-    data = make_ticks(n, _own_day_ms() + 3_600_000)
+    data = make_ticks(n, _own_day_ms(topics) + 3_600_000)
     produce_raw(topics, topics.quotes_topic, data.keys, data.values)
     job = Job(
         topics, tmp_path / "job1.log", until_idle=False, max_offsets=1000
@@ -282,7 +291,7 @@ def test_fuzzed_records_are_dead_lettered_and_the_job_keeps_running(
     from fxwatch.bench.ticks import make_ticks
 
     rng = random.Random(1234)
-    day = _own_day_ms()
+    day = _own_day_ms(topics)
     data = make_ticks(3000, day + 3_600_000)
     bad = _fuzz_records(rng, day + 7_200_000)
     producer = KafkaProducer(
@@ -415,7 +424,7 @@ def test_cassandra_restart_while_the_job_runs_loses_nothing(topics, restore_stac
     from fxwatch.store.connection import connect
 
     n = 30_000
-    data = make_ticks(n, _own_day_ms() + 3_600_000)
+    data = make_ticks(n, _own_day_ms(topics) + 3_600_000)
     half = n // 2
     produce_raw(topics, topics.quotes_topic, data.keys[:half], data.values[:half])
     job = Job(topics, tmp_path / "job1.log", until_idle=False, max_offsets=2000)
