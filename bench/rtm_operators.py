@@ -28,8 +28,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.state import GroupStateTimeout
 
+from fxwatch.bench.realtime import latest_quotes
 from fxwatch.config import Settings
-from fxwatch.schema import spark_schema
 from fxwatch.stack.manager import wait_until
 from fxwatch.stream.session import get_spark
 
@@ -86,15 +86,8 @@ def main() -> int:
     admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
     admin.create_topics([NewTopic(topic, 2, 1)])
     admin.close()
-    quotes = (
-        spark.readStream.format("kafka")
-        .options(**s.spark_kafka_options())
-        .option("subscribe", topic)
-        .option("startingOffsets", "latest")
-        .load()
-        .select(F.from_json(F.col("value").cast("string"), spark_schema()).alias("q"))
-        .select("q.*")
-        .withColumn("ts", F.timestamp_millis("ts"))
+    quotes = latest_quotes(spark, s.with_(quotes_topic=topic)).withColumn(
+        "ts", F.timestamp_millis("ts")
     )
     queries = {
         "stateless": quotes.where("bid > ask"),

@@ -1,5 +1,10 @@
-"""A stateless tick detector (Kafka -> crossed/jump -> alerts) in real-time or micro-batch
-mode, and its latency."""
+"""A tick detector (Kafka -> alerts) in real-time or micro-batch mode, and its latency.
+
+Two detectors: `stateless` (crossed quote or a jump from a reference mid: a broadcast join, no
+shuffle) and `stateful` (a jump from the previous tick's mid, kept per pair in
+`applyInPandasWithState` state: the smallest detector that needs state). Spark 4.2's real-time
+mode refuses the stateful one unless `spark.sql.streaming.realTimeMode.allowlistCheck` is off
+("at your own risk", `bench/rtm_operators.py`): the stateful run switches it off."""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import pandas as pd
 from kafka import KafkaConsumer
 from pyspark.sql import functions as F
+from pyspark.sql.streaming.state import GroupStateTimeout
 
 from fxwatch.bench.cassandra_probe import AlertPoller
 from fxwatch.bench.kafka_io import fresh_topics
@@ -29,29 +36,50 @@ from fxwatch.store.connection import connect
 from fxwatch.store.schema import init_schema
 from fxwatch.stream.session import get_spark
 
-__all__ = ["build_detector", "start_detector", "measure_detector_latency", "main"]
+__all__ = [
+    "latest_quotes",
+    "build_detector",
+    "build_stateful_detector",
+    "start_detector",
+    "measure_detector_latency",
+    "main",
+]
 
 JUMP_THRESHOLD = 0.01  # |mid / reference - 1| above 1 % is an alert
 
 
-def build_detector(spark, settings, reference: dict[str, float], threshold: float = JUMP_THRESHOLD):
-    """Kafka quotes -> alerts DataFrame (key, value) for the Kafka sink: stateless, no shuffle."""
-    ref = spark.createDataFrame(sorted(reference.items()), "pair STRING, ref_mid DOUBLE")
-    raw = (
+def latest_quotes(spark, settings):
+    """The quotes topic from its latest offsets, parsed: the quote's fields, its Kafka timestamp
+    as `kafka_ms`, valid prices only."""
+    return (
         spark.readStream.format("kafka")
         .options(**settings.spark_kafka_options())
         .option("subscribe", settings.quotes_topic)
         .option("startingOffsets", "latest")
         .load()
-    )
-    quotes = (
-        raw.select(
+        .select(
             F.from_json(F.col("value").cast("string"), spark_schema()).alias("q"),
             F.unix_millis("timestamp").alias("kafka_ms"),
         )
         .select("q.*", "kafka_ms")
         .where(F.col("pair").isNotNull() & (F.col("bid") > 0) & (F.col("ask") > 0))
     )
+
+
+_ALERT_FIELDS = ["pair", "ts", "detector", "jump", "tick_kafka_ms"]
+
+
+def _for_kafka(alerts):
+    """Alert rows (_ALERT_FIELDS) -> (key, value) for the Kafka sink."""
+    return alerts.select(
+        F.col("pair").alias("key"), F.to_json(F.struct(*_ALERT_FIELDS)).alias("value")
+    )
+
+
+def build_detector(spark, settings, reference: dict[str, float], threshold: float = JUMP_THRESHOLD):
+    """Kafka quotes -> alerts DataFrame (key, value) for the Kafka sink: stateless, no shuffle."""
+    ref = spark.createDataFrame(sorted(reference.items()), "pair STRING, ref_mid DOUBLE")
+    quotes = latest_quotes(spark, settings)
     mid = (F.col("bid") + F.col("ask")) / 2
     alerts = (
         quotes.join(
@@ -61,12 +89,52 @@ def build_detector(spark, settings, reference: dict[str, float], threshold: floa
         .where((F.col("bid") > F.col("ask")) | (F.col("jump") > threshold))
         .withColumn("detector", F.when(F.col("bid") > F.col("ask"), "crossed").otherwise("jump"))
     )
-    return alerts.select(
-        F.col("pair").alias("key"),
-        F.to_json(
-            F.struct("pair", "ts", "detector", "jump", F.col("kafka_ms").alias("tick_kafka_ms"))
-        ).alias("value"),
+    return _for_kafka(alerts.withColumnRenamed("kafka_ms", "tick_kafka_ms"))
+
+
+def build_stateful_detector(spark, settings):
+    """Kafka quotes -> alerts DataFrame (key, value) for the Kafka sink: per pair, the previous
+    tick's mid in state; a tick whose mid moved more than JUMP_THRESHOLD from it is an alert."""
+    quotes = latest_quotes(spark, settings).select("pair", "ts", "bid", "ask", "kafka_ms")
+    alerts = quotes.groupBy("pair").applyInPandasWithState(
+        _jumps,
+        "pair string, ts long, detector string, jump double, tick_kafka_ms long",
+        "prev_mid double",
+        "update",
+        GroupStateTimeout.NoTimeout,
     )
+    return _for_kafka(alerts)
+
+
+def _jumps(key, frames, state):
+    """Ticks of one pair, in Kafka order -> those whose mid moved > JUMP_THRESHOLD from the
+    previous tick's (the last mid carried in state from one batch to the next)."""
+    prev = state.get[0] if state.exists else None
+    out = []
+    for f in frames:
+        f = f.sort_values(["kafka_ms", "ts"])
+        mid = (f["bid"] + f["ask"]) / 2
+        before = mid.shift(1)
+        if prev is not None and len(before):
+            before.iloc[0] = prev
+        jump = (mid / before - 1).abs()
+        hit = jump > JUMP_THRESHOLD
+        out.append(
+            pd.DataFrame(
+                {
+                    "pair": f["pair"][hit],
+                    "ts": f["ts"][hit],
+                    "detector": "jump",
+                    "jump": jump[hit],
+                    "tick_kafka_ms": f["kafka_ms"][hit],
+                }
+            )
+        )
+        if len(mid):
+            prev = float(mid.iloc[-1])
+    if prev is not None:
+        state.update((prev,))
+    yield pd.concat(out) if out else pd.DataFrame(columns=_ALERT_FIELDS)
 
 
 class CassandraAlertWriter:
@@ -101,11 +169,22 @@ class CassandraAlertWriter:
 
 
 def start_detector(
-    spark, settings, mode: str, checkpoint: str, interval: str | None = None, sink: str = "kafka"
+    spark,
+    settings,
+    mode: str,
+    checkpoint: str,
+    interval: str | None = None,
+    sink: str = "kafka",
+    detector: str = "stateless",
 ):
-    """Start the detector; mode 'realtime' or 'microbatch'; sink 'kafka' (alerts topic) or
-    'cassandra' (a foreach writer into the alerts table)."""
-    df = build_detector(spark, settings, BASE_MID)
+    """Start the detector ('stateless' or 'stateful'); mode 'realtime' or 'microbatch'; sink
+    'kafka' (alerts topic) or 'cassandra' (a foreach writer into the alerts table)."""
+    if detector == "stateless":
+        df = build_detector(spark, settings, BASE_MID)
+    elif detector == "stateful":
+        df = build_stateful_detector(spark, settings)
+    else:
+        raise ValueError(f"detector must be stateless or stateful, not {detector!r}")
     writer = df.writeStream.option("checkpointLocation", checkpoint).queryName(
         f"bench-detector-{mode}-{sink}"
     )
@@ -122,7 +201,10 @@ def start_detector(
     if mode == "realtime":
         writer = writer.outputMode("update").trigger(realTime=interval or "30 seconds")
     elif mode == "microbatch":
-        writer = writer.outputMode("append").trigger(processingTime=interval or "100 milliseconds")
+        # the stateful operator emits in update mode (its function's mode); the stateless in append
+        writer = writer.outputMode("update" if detector == "stateful" else "append").trigger(
+            processingTime=interval or "100 milliseconds"
+        )
     else:
         raise ValueError(f"mode must be realtime or microbatch, not {mode!r}")
     return writer.start()
@@ -190,6 +272,7 @@ def measure_detector_latency(
     interval: str | None = None,
     echo=print,
     sink: str = "kafka",
+    detector: str = "stateless",
 ) -> dict[str, object]:
     """Run the detector in `mode` on fresh topics, feed steady ticks with spikes, and time each
     alert (sink kafka: alert received from the alerts topic; sink cassandra: alert row
@@ -199,6 +282,10 @@ def measure_detector_latency(
         init_schema(settings)
     settings = fresh_topics(settings, f"lat-{mode}", partitions=2)
     conf = {"spark.sql.streaming.realTimeMode.minBatchDuration": "1000"}
+    if detector == "stateful":
+        # refused by real-time mode's allowlist otherwise; a task slot per partition and stage
+        conf["spark.sql.streaming.realTimeMode.allowlistCheck"] = "false"
+        conf["spark.master"] = "local[4]"
     if sink == "cassandra":
         # rows reach a Python foreach writer through a buffered pipe (spark.buffer.size, 64 KiB):
         # sparse alerts would wait for it to fill; a small buffer sends each one on
@@ -214,7 +301,7 @@ def measure_detector_latency(
     feeder = SteadyFeeder(settings, settings.quotes_topic, rate=rate, spike_every=spike_every)
     if sink == "cassandra":
         collector.feeder = feeder
-    query = start_detector(spark, settings, mode, str(checkpoint), interval, sink)
+    query = start_detector(spark, settings, mode, str(checkpoint), interval, sink, detector)
     try:
         feeder.start()
         t0 = time.monotonic()
@@ -243,6 +330,7 @@ def measure_detector_latency(
     out = {
         "mode": mode,
         "sink": sink,
+        "detector": detector,
         "rate": rate,
         "spike_every": spike_every,
         "measured_s": duration_s,
@@ -262,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spike-every", type=int, default=100)
     p.add_argument("--interval", help="trigger interval (real-time: checkpoint interval)")
     p.add_argument("--sink", choices=("kafka", "cassandra"), default="kafka")
+    p.add_argument("--detector", choices=("stateless", "stateful"), default="stateless")
     a = p.parse_args(argv)
     settings = Settings.from_env()
     try:
@@ -274,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             interval=a.interval,
             echo=lambda m: print(m, file=sys.stderr),
             sink=a.sink,
+            detector=a.detector,
         )
     except Exception as exc:  # the error is the result: real-time mode may not run in this build
         result = {
