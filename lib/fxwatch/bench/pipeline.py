@@ -76,6 +76,13 @@ def detector_latency_subprocess(
         return {"mode": mode, "error": f"exit {proc.returncode}: {' | '.join(tail)[:800]}"}
 
 
+def _days(data) -> set:
+    """The UTC days a run's ticks fall on (from its first and last tick)."""
+    return {
+        datetime.fromtimestamp(t / 1000, tz=UTC).date() for t in (data.ts_ms[0], data.ts_ms[-1])
+    }
+
+
 def _bench_settings(settings, tag: str, partitions: int | None = None):
     s = settings.with_(keyspace=BENCH_KEYSPACE)
     init_schema(s)
@@ -120,12 +127,7 @@ def backlog_run(spark, s, data, echo=print, config=None) -> dict:
     summary = summarize(started, wall)
     cluster, session = connect(s)
     try:
-        days = sorted(
-            {
-                datetime.fromtimestamp(t / 1000, tz=UTC).date()
-                for t in (data.ts_ms[0], data.ts_ms[-1])
-            }
-        )
+        days = sorted(_days(data))
         stored = count_quotes(session, data.pairs, days) if "quotes" in started else None
     finally:
         cluster.shutdown()
@@ -158,9 +160,7 @@ def alone_runs(spark, s, data, echo=print, config=None) -> dict:
     `one_read_bound_ticks_per_s`."""
     config = config or PipelineConfig()
     names = [n for n in config.queries if n in QUOTE_READERS]
-    days = {
-        datetime.fromtimestamp(t / 1000, tz=UTC).date() for t in (data.ts_ms[0], data.ts_ms[-1])
-    }
+    days = _days(data)
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="fxwatch-alone-") as tmp:
         for name in names:
@@ -226,9 +226,7 @@ def bench_pipeline(
     day0 = datetime(2001, 1, 1, tzinfo=UTC).timestamp() * 1000 + random.randrange(7000) * 86_400_000
     step_us = max(1, 20 * 3_600_000_000 // max(ticks, 1))
     data = make_ticks(ticks, int(day0) + 3_600_000, step_us=step_us)
-    for day in {
-        datetime.fromtimestamp(t / 1000, tz=UTC).date() for t in (data.ts_ms[0], data.ts_ms[-1])
-    }:
+    for day in _days(data):
         clear_day(s, data.pairs, day)  # earlier runs may have drawn the same day
     echo(f"producing {ticks} ticks to {s.quotes_topic}")
     result["produce_s"] = round(produce_raw(s, s.quotes_topic, data.keys, data.values), 2)

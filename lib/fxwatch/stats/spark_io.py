@@ -29,14 +29,9 @@ def load_quotes(spark, settings: Settings, start_ms: int, end_ms: int, pairs=Non
     """Quotes of [start_ms, end_ms) from the tick store, read (pair, UTC day) by (pair, day) on
     the executors (one paged query each, the next ones sent ahead, chunks decoded there) ->
     DataFrame; `seq` = tick id."""
-
-    def ticks(session, ranges):
-        for (pair, _, _), t in zip(ranges, read_ranges_arrow(session, settings.keyspace, ranges)):
-            if t.num_rows:
-                yield _tick_rows(pair, t)
-
+    read = _from_ticks(settings, _tick_rows)
     return _per_pair_day(
-        spark, settings, start_ms, end_ms, pairs, slices, ticks, QUOTE_HISTORY_SCHEMA
+        spark, settings, start_ms, end_ms, pairs, slices, read, QUOTE_HISTORY_SCHEMA
     )
 
 
@@ -62,13 +57,20 @@ def load_minutes(
             if rb.num_rows:
                 yield rb
 
-    def from_decoded_ticks(session, ranges):
+    read = _from_ticks(settings, minute_rows) if from_ticks else summaries
+    return _per_pair_day(spark, settings, start_ms, end_ms, pairs, slices, read, MINUTE_SCHEMA)
+
+
+def _from_ticks(settings: Settings, rows_of):
+    """A `_per_pair_day` reader: each range's ticks (`read_ranges_arrow`) -> `rows_of(pair,
+    ticks)` for every non-empty one."""
+
+    def read(session, ranges):
         for (pair, _, _), t in zip(ranges, read_ranges_arrow(session, settings.keyspace, ranges)):
             if t.num_rows:
-                yield minute_rows(pair, t)
+                yield rows_of(pair, t)
 
-    read = from_decoded_ticks if from_ticks else summaries
-    return _per_pair_day(spark, settings, start_ms, end_ms, pairs, slices, read, MINUTE_SCHEMA)
+    return read
 
 
 def _tick_rows(pair: str, t: pa.Table) -> pa.RecordBatch:

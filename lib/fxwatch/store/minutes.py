@@ -69,17 +69,8 @@ def minute_rows(pair: str, ticks: pa.Table) -> pa.RecordBatch:
     bid = np.asarray(ticks.column("bid").to_numpy(), dtype=np.float64)
     ask = np.asarray(ticks.column("ask").to_numpy(), dtype=np.float64)
     m, count, mid_avg, spread_avg, ret_std = _minute_arrays(pair, ts, bid, ask)
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array([pair] * len(m), pa.string()),
-            pa.array(m),
-            pa.array(count.astype(np.int32)),
-            pa.array(mid_avg),
-            pa.array(spread_avg),
-            pa.array(ret_std, mask=count < 2),  # NULL for a 1-tick minute, as stddev_pop of none
-        ],
-        schema=MINUTE_ARROW_SCHEMA,
-    )
+    minutes = dict(m=m, ticks=count, mid_avg=mid_avg, spread_avg=spread_avg, ret_std=ret_std)
+    return minutes_batch(pair, [minutes])
 
 
 def _minute_arrays(pair: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray):
@@ -174,7 +165,9 @@ def decode_minutes(blob: bytes, bucket: int) -> dict[str, np.ndarray]:
 
 
 def minutes_batch(pair: str, parts: list[dict[str, np.ndarray]]) -> pa.RecordBatch:
-    """Decoded summaries of one pair's chunks (in bucket order) -> one MINUTE_ARROW_SCHEMA batch."""
+    """Numpy minute columns (m, ticks, mid_avg, spread_avg, ret_std with NaN where NULL) of one
+    pair, in order — decoded summaries of its chunks, or `minute_rows`' own — -> one
+    MINUTE_ARROW_SCHEMA batch, ret_std NULL where a minute has one tick."""
     if not parts:
         return pa.RecordBatch.from_pylist([], schema=MINUTE_ARROW_SCHEMA)
     cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
