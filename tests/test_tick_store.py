@@ -114,6 +114,57 @@ def test_merge_keeps_each_identity_once_sorted_and_different_ticks_of_one_ms_apa
     assert merge_ticks(m, a, b).equals(m)  # merging what is there changes nothing
 
 
+def test_new_chunks_encoded_from_the_batch_equal_chunks_made_by_merging():
+    """The writer's fast path (a new minute chunk encoded from the sorted batch, summaries from
+    one pass) gives the very row the merge path gives: same blob, summary, counts, sources."""
+    import numpy as np
+
+    from fxwatch.store.ticks import BUCKET_MS, _Batch, _chunk_row
+
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n = int(rng.integers(1, 300))
+        ts = 1_700_000_000_000 + rng.integers(0, 4 * 60_000, n)
+        pairs = rng.choice(["EUR/USD", "USD/JPY", "GBP/USD"], n)
+        sources = rng.choice(["a", "b", None], n, p=[0.6, 0.3, 0.1]) if trial % 2 else ["s"] * n
+        some_null = rng.random(n) < (trial % 3) / 3  # none, a third, two thirds
+        t = pa.table(
+            {
+                "pair": pairs,
+                "ts_ms": pa.array(ts, pa.int64()),
+                "tick_id": pa.array(rng.integers(-3, 3, n), pa.int64()),  # same-ms ticks
+                "bid": np.round(1 + rng.random(n), 5),
+                "ask": np.round(1.0002 + rng.random(n), 5),
+                "source": pa.array(list(sources), pa.string()),
+                "low": pa.array(rng.random(n), mask=some_null),
+                "high": pa.array([None] * n, pa.float64()),
+                "open": pa.array(rng.random(n)),
+            }
+        )
+        t = pa.concat_tables([t, t.slice(0, n // 3)])  # duplicates
+        batch = _Batch(t)
+        chunks = 0
+        for (pair, day), spans in batch.groups.items():
+            for bucket, (lo, hi) in spans.items():
+                mine = (t.column("pair").to_numpy(zero_copy_only=False) == pair) & (
+                    t.column("ts_ms").to_numpy() // BUCKET_MS * BUCKET_MS == bucket
+                )
+                merged = merge_ticks(t.filter(pa.array(mine)).drop_columns(["pair"]))
+                expected = _chunk_row(pair, day, bucket, BUCKET_MS, merged, 7)
+                assert batch.chunk_row(pair, day, bucket, lo, hi, 7) == expected
+                chunks += 1
+        assert chunks == len({(p, b // BUCKET_MS) for p, b in zip(pairs, ts)})
+
+
+def test_chunk_rows_go_in_batches_bounded_by_rows_and_bytes():
+    from fxwatch.store.session import _batches
+
+    rows = [("p", 1, b"x" * size) for size in (10, 10, 10, 50, 10, 200, 10)]
+    assert [len(b) for b in _batches(rows, 64, 60)] == [3, 2, 1, 1]  # 30+50 > 60; 200 alone
+    assert [len(b) for b in _batches(rows, 2, 0)] == [2, 2, 2, 1]
+    assert sum(_batches(rows, 3, 100), []) == rows  # every row once, in order
+
+
 def test_chunks_are_compact_on_live_shaped_ticks():
     from fxwatch.bench.store import chunk_codec_figures
 

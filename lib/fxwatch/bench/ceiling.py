@@ -4,8 +4,10 @@
   the `noop` sink, Trigger.AvailableNow, in the benchmark's own JVM: one pass to warm it (class
   loading, JIT, Kafka client), then the measured pass on fresh checkpoints. With `reads` > 1 that
   many such queries run concurrently on the same topic, as the pipeline's queries each read it.
-* The tick store's: the ticks written by one Python process through `fxwatch.store.ticks`, micro-
-  batch by micro-batch as the quotes query writes them (bench/store.py's chunk path).
+* The tick store's: the pipeline's own ticks (same pairs and spacing, on a day of their own)
+  written by one Python process through `fxwatch.store.ticks.write_ticks`, micro-batch by
+  micro-batch as the quotes query writes them. (Dense ticks, 1 ms apart, make a few big chunks
+  and flatter the store twenty-fold: `fxwatch bench store` measures that data model question.)
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ import tempfile
 import time
 from datetime import date, timedelta
 
-from fxwatch.bench.store import chunk_worker, clear_day, stored_counts, timed_processes
-from fxwatch.bench.ticks import BENCH_PAIRS
+import numpy as np
+import pyarrow as pa
+
+from fxwatch.bench.store import clear_day, stored_counts, timed_processes
+from fxwatch.store.session import close_sessions, insert_cql, prepared, process_session
+from fxwatch.store.ticks import CHUNKS_COLUMNS, TICK_COLUMNS, write_ticks
 from fxwatch.stream.read import read_records
 
 __all__ = ["spark_parse_ceiling", "store_ceiling"]
@@ -59,16 +65,55 @@ def spark_parse_ceiling(spark, settings, ticks: int, reads: int = 1, echo=print)
     return {f"{tag}_ticks_per_s": rate, f"{tag}_cold_ticks_per_s": round(ticks / cold, 1)}
 
 
-def store_ceiling(settings, ticks: int, chunk_batch: int = 50_000, echo=print) -> dict:
-    """Ticks/s into the tick store from one Python process, in micro-batches of `chunk_batch`;
-    checks that every tick is stored once."""
+def store_ceiling(settings, data, chunk_batch: int = 50_000, echo=print) -> dict:
+    """Ticks/s into the tick store from one Python process, in micro-batches of `chunk_batch`, of
+    the pipeline's own ticks (`data`, BenchTicks: the same pairs and spacing, so the same number
+    and size of chunks, moved to a day of their own); checks that every tick is stored once."""
     day = date(2001, 1, 1) + timedelta(days=random.randrange(0, 3650))
-    clear_day(settings, BENCH_PAIRS, day)  # fresh partitions, so the stored count is this run's
-    job = (settings, ticks, day, 0, BENCH_PAIRS, chunk_batch, 8)
-    elapsed, written = timed_processes(chunk_worker, [job], mp.get_context("spawn"))
-    _, stored = stored_counts(settings, BENCH_PAIRS, day)
-    if stored != ticks:
-        raise RuntimeError(f"tick store ceiling run stored {stored} of {ticks} ticks")
+    first = int(data.ts_ms[0])
+    shift = _day_ms(day) - (first - first % 86_400_000)
+    if (int(data.ts_ms[-1]) + shift) // 86_400_000 != _day_ms(day) // 86_400_000:
+        raise ValueError("store_ceiling: the ticks must lie within one UTC day")
+    clear_day(settings, data.pairs, day)  # fresh partitions, so the stored count is this run's
+    ticks = (data.pair_idx, data.ts_ms + shift, data.bid, data.ask, data.pairs)
+    job = (settings, ticks, chunk_batch, 8)
+    elapsed, written = timed_processes(_store_worker, [job], mp.get_context("spawn"))
+    _, stored = stored_counts(settings, data.pairs, day)
+    if stored != len(data):
+        raise RuntimeError(f"tick store ceiling run stored {stored} of {len(data)} ticks")
     rate = round(written / elapsed, 1)
     echo(f"tick store ceiling: {written} ticks in {elapsed:.2f} s = {rate:,.0f} ticks/s")
     return {"store_ceiling_ticks_per_s": rate, "store_ceiling_batch": chunk_batch}
+
+
+def _day_ms(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * 86_400_000
+
+
+def _store_worker(args) -> tuple[float, float, int]:
+    """One process: the ticks as the quotes query hands them to the store, micro-batch by
+    micro-batch (the tick id is the tick's index: unique)."""
+    settings, (pair_idx, ts_ms, bid, ask, pairs), chunk_batch, concurrency, barrier = args
+    n = len(ts_ms)
+    table = pa.table(
+        {
+            "pair": pa.DictionaryArray.from_arrays(
+                pa.array(pair_idx, pa.int32()), list(pairs)
+            ).cast(pa.string()),
+            "ts_ms": pa.array(ts_ms, pa.int64()),
+            "tick_id": pa.array(np.arange(n, dtype=np.int64)),
+            "bid": pa.array(bid, pa.float64()),
+            "ask": pa.array(ask, pa.float64()),
+            "source": pa.array(["bench"] * n, pa.string()),
+            **{c: pa.nulls(n, pa.float64()) for c in ("low", "high", "open")},
+        }
+    ).select(TICK_COLUMNS)
+    session = process_session(settings)
+    prepared(session, insert_cql(settings.keyspace, "quote_chunks", CHUNKS_COLUMNS))  # warm
+    barrier.wait()
+    t0 = time.time()
+    for lo in range(0, n, chunk_batch):
+        write_ticks(session, settings.keyspace, table.slice(lo, chunk_batch), concurrency)
+    t1 = time.time()
+    close_sessions()
+    return t0, t1, n

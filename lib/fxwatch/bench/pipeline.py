@@ -238,7 +238,7 @@ def bench_pipeline(
         # as many concurrent reads as the pipeline has queries: the cost of each reading Kafka
         n_reads = len(set((config or PipelineConfig()).queries) & set(QUOTE_READERS))
         result.update(spark_parse_ceiling(spark, s, ticks, reads=n_reads, echo=echo))
-        result.update(store_ceiling(s, ticks, echo=echo))
+        result.update(store_ceiling(s, data, echo=echo))
     pipeline_config = config or PipelineConfig()
     if {"backlog", "alone"} - set(skip):
         if "window_alerts" in pipeline_config.queries:

@@ -32,6 +32,7 @@ __all__ = [
     "decode_minutes",
     "minutes_batch",
     "summarise",
+    "minute_summaries",
 ]
 
 MINUTE_MS = 60_000
@@ -73,18 +74,32 @@ def minute_rows(pair: str, ticks: pa.Table) -> pa.RecordBatch:
     return minutes_batch(pair, [minutes])
 
 
-def _minute_arrays(pair: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray):
+def _run_starts(ts: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
+    """Sorted ticks -> True where a run starts: a new minute, or (`breaks`) another pair."""
+    minute = ts - ts % MINUTE_MS  # numpy's % is a floor modulo, like Spark's pmod
+    starts = np.ones(ts.size, dtype=bool)
+    starts[1:] = minute[1:] != minute[:-1]
+    return starts if breaks is None else starts | breaks
+
+
+def _minute_arrays(
+    pair: str,
+    ts: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    starts_run: np.ndarray | None = None,
+):
     """`minute_rows` in numpy (ts sorted, not empty) -> (minute starts, ticks, mid_avg,
-    spread_avg, ret_std: NaN where NULL)."""
-    if (np.diff(ts) < 0).any():
+    spread_avg, ret_std: NaN where NULL). `starts_run` (`_run_starts`; by default, each new
+    minute) says where a run of ticks summarised together starts."""
+    if starts_run is None:
+        starts_run = _run_starts(ts)
+    if (np.diff(ts)[~starts_run[1:]] < 0).any():
         raise ValueError(f"minute_rows: the ticks of {pair} are not sorted by ts_ms")
     mid = (bid + ask) / 2  # the same arithmetic as the stream and the stats job on ticks
     spread = ask - bid
 
     # Sorted ticks: each minute is one run of consecutive rows. `run` numbers the runs 0..k-1.
-    minute = ts - ts % MINUTE_MS  # numpy's % is a floor modulo, like Spark's pmod
-    starts_run = np.ones(ts.size, dtype=bool)
-    starts_run[1:] = minute[1:] != minute[:-1]
     run = np.cumsum(starts_run) - 1
     k = int(run[-1]) + 1
     count = np.bincount(run, minlength=k)
@@ -103,7 +118,7 @@ def _minute_arrays(pair: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray):
     ret_mean = np.bincount(ret_run, weights=ret, minlength=k) / divisor
     squares = np.bincount(ret_run, weights=(ret - ret_mean[ret_run]) ** 2, minlength=k)
     ret_std = np.where(has_ret, np.sqrt(squares / divisor), np.nan)
-    return minute[starts_run], count, mid_avg, spread_avg, ret_std
+    return ts[starts_run] - ts[starts_run] % MINUTE_MS, count, mid_avg, spread_avg, ret_std
 
 
 def summarise(ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, bucket: int) -> bytes:
@@ -112,6 +127,29 @@ def summarise(ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, bucket: int) -> 
     object: it runs for every chunk written)."""
     m, count, mid_avg, spread_avg, ret_std = _minute_arrays("the chunk", ts, bid, ask)
     return _pack(m, count, mid_avg, spread_avg, ret_std, bucket)
+
+
+def minute_summaries(
+    ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, breaks: np.ndarray
+) -> tuple[np.ndarray, list[bytes]]:
+    """`summarise` of many one-minute chunks at once: sorted ticks of several pairs (`breaks`
+    marks the first tick of each pair) -> (the run of each tick, the 'minutes-v1' blob of each
+    run), a run being one pair's ticks of one minute: a writer of many fresh minute chunks pays
+    one numpy pass, not one per chunk."""
+    starts = _run_starts(ts, breaks)
+    m, count, mid_avg, spread_avg, ret_std = _minute_arrays("a batch", ts, bid, ask, starts)
+    blobs = [
+        _pack(
+            m[i : i + 1],
+            count[i : i + 1],
+            mid_avg[i : i + 1],
+            spread_avg[i : i + 1],
+            ret_std[i : i + 1],
+            int(m[i]),
+        )
+        for i in range(m.size)
+    ]
+    return np.cumsum(starts) - 1, blobs
 
 
 def _pack(m, count, mid_avg, spread_avg, ret_std, bucket: int) -> bytes:

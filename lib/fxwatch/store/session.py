@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from fxwatch.config import Settings
 from fxwatch.errors import FxwatchError
@@ -117,9 +117,12 @@ def write_rows(
     partition_width: int = 0,
     batch_rows: int = 500,
     concurrency: int = 4,
+    batch_bytes: int = 0,
 ) -> int:
     """Insert tuples with a prepared statement; rows sharing their first `partition_width` values go
-    together in UNLOGGED single-partition batches of `batch_rows` (0 = one statement per row).
+    together in UNLOGGED single-partition batches of `batch_rows` (0 = one statement per row) and,
+    when `batch_bytes` is set, of at most that many bytes of bytes values (a row bigger than that
+    goes alone).
 
     Raises the first failure after all in-flight requests settled. Returns the row count.
     """
@@ -138,9 +141,9 @@ def write_rows(
             groups.setdefault(r[:partition_width], []).append(r)
         statements = []
         for members in groups.values():
-            for i in range(0, len(members), batch_rows):
+            for part in _batches(members, batch_rows, batch_bytes):
                 batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for r in members[i : i + batch_rows]:
+                for r in part:
                     batch.add(stmt, r)
                 statements.append((batch, ()))
     else:
@@ -152,6 +155,25 @@ def write_rows(
         if not ok:
             raise result
     return len(rows)
+
+
+def _batches(rows: list[tuple], most: int, most_bytes: int = 0) -> Iterator[list[tuple]]:
+    """Consecutive runs of `rows`, each at most `most` rows and (when set) `most_bytes` bytes of
+    bytes values; a single row over `most_bytes` is a run of its own."""
+    if not most_bytes:
+        for i in range(0, len(rows), most):
+            yield rows[i : i + most]
+        return
+    part, size = [], 0
+    for r in rows:
+        n = sum(len(v) for v in r if isinstance(v, bytes))
+        if part and (len(part) == most or size + n > most_bytes):
+            yield part
+            part, size = [], 0
+        part.append(r)
+        size += n
+    if part:
+        yield part
 
 
 def day_partitioned_span(target, keyspace: str | None, table: str, ts_column: str) -> tuple:

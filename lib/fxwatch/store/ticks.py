@@ -47,6 +47,7 @@ from fxwatch.store.minutes import (
     MINUTE_MS,
     decode_minutes,
     minute_rows,
+    minute_summaries,
     minutes_batch,
     summarise,
 )
@@ -137,39 +138,59 @@ _PAGE_CHUNKS = 360  # chunks per page of a partition read (a busy minute is ~100
 # An hour with more ticks keeps its minute chunks (a cell stays a few MB at most: ~40 B a tick raw).
 MAX_HOUR_TICKS = 100_000
 _EPOCH, _ONE_MS = datetime(1970, 1, 1), timedelta(milliseconds=1)
+# Chunk rows go to Cassandra in single-partition batches of at most this many rows and bytes of
+# blobs: one request per ~30 small chunks instead of one each; under Cassandra's default batch
+# size failure threshold (50 KiB), within the stack's warning threshold (64 KiB).
+_BATCH_CHUNKS, _BATCH_BYTES = 64, 32 * 1024
 
 
 # ---- the chunk format -----------------------------------------------------------------------
 def encode_chunk(table: pa.Table) -> bytes:
     """A table of ticks (CHUNK_SCHEMA's columns; source plain or dictionary) -> a chunk blob.
     Rows are stored in the order given: `merge_ticks` sorts and de-duplicates first."""
-    n = table.num_rows
     source = table.column("source").combine_chunks()
     if not pa.types.is_dictionary(source.type):
         source = pc.dictionary_encode(source)
-    names = [s.encode() for s in source.dictionary.to_pylist()]
-    head = [struct.pack("<IH", n, len(names))]
-    head += [struct.pack("<H", len(s)) + s for s in names]
-    ts = _numpy(table, "ts_ms", np.int64)
-    parts = [
-        np.diff(ts, prepend=np.int64(0)).tobytes(),
-        _numpy(table, "tick_id", np.int64).tobytes(),
-        _numpy(table, "bid", np.float64).tobytes(),
-        _numpy(table, "ask", np.float64).tobytes(),
-        source.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("<i4").tobytes(),
-    ]
+    optional = []
     for name in _OPTIONAL:
         col = table.column(name).combine_chunks().cast(pa.float64())
-        nulls = col.null_count
-        if nulls == n:
+        valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
+        optional.append((col.fill_null(0.0).to_numpy(), valid))
+    return _encode_arrays(
+        _numpy(table, "ts_ms", np.int64),
+        _numpy(table, "tick_id", np.int64),
+        _numpy(table, "bid", np.float64),
+        _numpy(table, "ask", np.float64),
+        source.indices.fill_null(-1).to_numpy(zero_copy_only=False),
+        source.dictionary.to_pylist(),
+        optional,
+    )
+
+
+def _encode_arrays(ts, tick_id, bid, ask, source, names, optional) -> bytes:
+    """The chunk format from numpy columns: `source` indexes `names` (-1 = null); `optional` holds
+    (values, valid) of low, high, open (values where not valid are ignored)."""
+    n = len(ts)
+    encoded = [x.encode() for x in names]
+    head = [struct.pack("<IH", n, len(encoded))]
+    head += [struct.pack("<H", len(x)) + x for x in encoded]
+    parts = [
+        np.diff(ts, prepend=np.int64(0)).astype("<i8", copy=False).tobytes(),
+        tick_id.astype("<i8", copy=False).tobytes(),
+        bid.astype("<f8", copy=False).tobytes(),
+        ask.astype("<f8", copy=False).tobytes(),
+        source.astype("<i4", copy=False).tobytes(),
+    ]
+    for values, valid in optional:
+        set_ = int(np.count_nonzero(valid))
+        if set_ == 0:
             parts.append(b"\x00")
             continue
-        values = col.fill_null(0.0).to_numpy().astype("<f8").tobytes()
-        if nulls == 0:
-            parts += [b"\x01", values]
+        data = np.where(valid, values, 0.0).astype("<f8", copy=False).tobytes()
+        if set_ == n:
+            parts += [b"\x01", data]
         else:
-            valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
-            parts += [b"\x02", np.packbits(valid, bitorder="little").tobytes(), values]
+            parts += [b"\x02", np.packbits(valid, bitorder="little").tobytes(), data]
     raw = b"".join(head + parts)
     return struct.pack("<I", len(raw)) + _CODEC.compress(raw, asbytes=True)
 
@@ -295,10 +316,12 @@ def _numpy(t: pa.Table, name: str, dtype) -> np.ndarray:
 def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int = 8) -> int:
     """Merge ticks (TICK_COLUMNS, any pairs, order and duplicates) into their chunks.
 
-    Per (pair, day): ONE read of the chunks the ticks fall in, then each chunk is merged
-    (`merge_ticks`) and written back whole; a chunk that gains nothing is not written. One writer
-    per pair at a time (the stream's Kafka key is the pair: one task per pair and micro-batch).
-    Retries transient errors; returns the chunks written."""
+    Per (pair, day): ONE read of the chunks the ticks fall in; a chunk already stored is merged
+    (`merge_ticks`) and written back whole (not at all when it gains nothing); a new chunk is
+    encoded straight from the batch, sorted and de-duplicated once for all its chunks (`_Batch`).
+    Rows go to Cassandra in single-partition batches. One writer per pair at a time (the
+    stream's Kafka key is the pair: one task per pair and micro-batch). Retries transient
+    errors; returns the chunks written."""
     if ticks.num_rows == 0:
         return 0
     session, ks = resolve(target, keyspace)
@@ -306,17 +329,7 @@ def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int 
         f"SELECT bucket, span_ms, encoding, data FROM {qualified(ks, 'quote_chunks')} "
         "WHERE pair = ? AND day = ? AND bucket IN ?"
     )
-    pairs = pc.dictionary_encode(ticks.column("pair").combine_chunks())
-    codes = pairs.indices.to_numpy(zero_copy_only=False)
-    buckets = _numpy(ticks, "ts_ms", np.int64) // BUCKET_MS * BUCKET_MS
-    order = np.lexsort((buckets, codes))
-    codes, buckets = codes[order], buckets[order]
-    ticks = ticks.take(pa.array(order))
-    cut = np.flatnonzero((codes[1:] != codes[:-1]) | (buckets[1:] != buckets[:-1])) + 1
-    groups: dict[tuple[str, int], dict[int, tuple[int, int]]] = {}  # (pair, day) -> {bucket: span}
-    for lo, hi in zip(np.r_[0, cut], np.r_[cut, len(order)]):
-        pair, bucket = pairs.dictionary[int(codes[lo])].as_py(), int(buckets[lo])
-        groups.setdefault((pair, bucket // _DAY_MS), {})[bucket] = (int(lo), int(hi))
+    batch = _Batch(ticks)
 
     def read_existing() -> dict[tuple[str, int], dict[int, pa.Table]]:
         select = prepared(session, select_cql)  # (preparing needs Cassandra too: retried)
@@ -324,7 +337,7 @@ def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int 
             key: session.execute_async(
                 select, (key[0], EPOCH_DATE_OFFSET + key[1], _with_hour_starts(spans))
             )
-            for key, spans in groups.items()
+            for key, spans in batch.groups.items()
         }  # all (pair, day) reads in flight at once
         return {
             key: {_ms(r.bucket): (_span(r), _decode(r.encoding, r.data)) for r in f.result()}
@@ -334,19 +347,92 @@ def write_ticks(target, keyspace: str | None, ticks: pa.Table, concurrency: int 
     existing = with_retry(read_existing, "reading tick chunks")
     now = int(time.time() * 1000)
     rows = []
-    for (pair, day), spans in groups.items():
+    for (pair, day), spans in batch.groups.items():
         have = existing[(pair, day)]
         for key, (lo, hi) in _targets(spans, have).items():
-            span, old = have.get(key, (BUCKET_MS, None))
-            merged = merge_ticks(old, ticks.slice(lo, hi - lo))
-            if old is not None and merged.num_rows == old.num_rows:
+            if key not in have:  # a new minute chunk: the batch's own ticks, ready to encode
+                rows.append(batch.chunk_row(pair, day, key, lo, hi, now))
+                continue
+            span, old = have[key]
+            merged = merge_ticks(old, batch.table(lo, hi))
+            if merged.num_rows == old.num_rows:
                 continue  # nothing new: a replay or re-sent ticks
             rows.append(_chunk_row(pair, day, key, span, merged, now))
     cql = insert_cql(ks, "quote_chunks", CHUNKS_COLUMNS)
     return with_retry(
-        lambda: write_rows(session, cql, rows, 0, 1, concurrency),
+        lambda: write_rows(
+            session, cql, rows, 2, _BATCH_CHUNKS, concurrency, batch_bytes=_BATCH_BYTES
+        ),
         "writing tick chunks to Cassandra",
     )
+
+
+class _Batch:
+    """A writer's ticks as numpy columns sorted by (pair, ts_ms, tick_id), each identity once, and
+    grouped: `groups` = {(pair, day): {minute bucket: (lo, hi) row range}}. A new minute chunk is
+    a row range of it, encoded without building an Arrow table (`chunk_row`); the per-minute
+    summaries of every range come from one numpy pass. Thousands of small chunks (a quiet pair,
+    a backlog spread over hours) cost ~0.1 ms each instead of ~1.5 ms."""
+
+    def __init__(self, ticks: pa.Table):
+        pairs = pc.dictionary_encode(ticks.column("pair").combine_chunks())
+        codes = pairs.indices.to_numpy(zero_copy_only=False)
+        ts, ids = _numpy(ticks, "ts_ms", np.int64), _numpy(ticks, "tick_id", np.int64)
+        order = np.lexsort((ids, ts, codes))
+        codes, ts, ids = codes[order], ts[order], ids[order]
+        keep = np.ones(len(order), dtype=bool)  # each (pair, ts_ms, tick_id) once
+        keep[1:] = (codes[1:] != codes[:-1]) | (ts[1:] != ts[:-1]) | (ids[1:] != ids[:-1])
+        order, codes, self.ts, self.ids = order[keep], codes[keep], ts[keep], ids[keep]
+        self.ticks = ticks.take(pa.array(order))
+        self.bid = _numpy(self.ticks, "bid", np.float64)
+        self.ask = _numpy(self.ticks, "ask", np.float64)
+        source = pc.dictionary_encode(self.ticks.column("source").combine_chunks())
+        self.source = source.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        self.names = source.dictionary.to_pylist()
+        self.optional = []
+        for name in _OPTIONAL:
+            col = self.ticks.column(name).combine_chunks().cast(pa.float64())
+            valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
+            self.optional.append((col.fill_null(0.0).to_numpy(), valid))
+        new_pair = np.ones(len(codes), dtype=bool)
+        new_pair[1:] = codes[1:] != codes[:-1]
+        self.run, self.summaries = minute_summaries(self.ts, self.bid, self.ask, new_pair)
+        buckets = self.ts - self.ts % BUCKET_MS
+        cut = np.flatnonzero(new_pair[1:] | (buckets[1:] != buckets[:-1])) + 1
+        self.groups: dict[tuple[str, int], dict[int, tuple[int, int]]] = {}
+        for lo, hi in zip(np.r_[0, cut], np.r_[cut, len(codes)]):
+            pair, bucket = pairs.dictionary[int(codes[lo])].as_py(), int(buckets[lo])
+            self.groups.setdefault((pair, bucket // _DAY_MS), {})[bucket] = (int(lo), int(hi))
+
+    def table(self, lo: int, hi: int) -> pa.Table:
+        """Rows lo..hi as a table (to merge into a stored chunk)."""
+        return self.ticks.slice(lo, hi - lo)
+
+    def chunk_row(self, pair: str, day: int, bucket: int, lo: int, hi: int, now: int) -> tuple:
+        """The quote_chunks row of a new minute chunk holding rows lo..hi (one pair's minute):
+        the same row `_chunk_row` makes of the same ticks."""
+        index = self.source[lo:hi]
+        # the chunk's own source dictionary, in order of first appearance (as encode_chunk's)
+        present, first = np.unique(index, return_index=True)
+        present = present[np.argsort(first)]
+        present = present[present >= 0]
+        local = np.full(len(self.names) + 1, -1, dtype=np.int32)  # last slot: null stays -1
+        local[present] = np.arange(len(present), dtype=np.int32)
+        names = [self.names[i] for i in present]
+        blob = _encode_arrays(
+            self.ts[lo:hi],
+            self.ids[lo:hi],
+            self.bid[lo:hi],
+            self.ask[lo:hi],
+            local[index],
+            names,
+            [(values[lo:hi], valid[lo:hi]) for values, valid in self.optional],
+        )
+        minutes = self.summaries[self.run[lo]]
+        first_ts, last_ts = int(self.ts[lo]), int(self.ts[hi - 1])
+        return _row(
+            pair, day, bucket, BUCKET_MS, hi - lo, first_ts, last_ts, names, blob, now, minutes
+        )
 
 
 def write_tick_rows(target, keyspace: str | None, rows: Iterable[tuple]) -> int:
@@ -396,26 +482,40 @@ def _uncovered(rows: Iterable) -> Iterator:
 
 
 def _chunk_row(pair: str, day: int, bucket: int, span: int, ticks: pa.Table, now: int) -> tuple:
-    ts = ticks.column("ts_ms")
-    sources = set(pc.unique(ticks.column("source")).drop_null().to_pylist())
+    """The quote_chunks row of a chunk holding `ticks` (sorted, de-duplicated)."""
+    ts = _numpy(ticks, "ts_ms", np.int64)
+    return _row(
+        pair,
+        day,
+        bucket,
+        span,
+        ticks.num_rows,
+        int(ts[0]),
+        int(ts[-1]),
+        pc.unique(ticks.column("source")).drop_null().to_pylist(),
+        encode_chunk(ticks),
+        now,
+        summarise(  # the chunk's per-minute summary
+            ts, _numpy(ticks, "bid", np.float64), _numpy(ticks, "ask", np.float64), bucket
+        ),
+    )
+
+
+def _row(pair, day, bucket, span, n, first_ts, last_ts, sources, blob, now, minutes) -> tuple:
+    """A quote_chunks row in CHUNKS_COLUMNS order (`day` in days since the epoch)."""
     return (
         pair,
         EPOCH_DATE_OFFSET + day,
         bucket,
-        ticks.num_rows,
-        ts[0].as_py(),
-        ts[-1].as_py(),
-        sources or None,
+        n,
+        first_ts,
+        last_ts,
+        set(sources) or None,
         ENCODING,
-        encode_chunk(ticks),
+        blob,
         now,
         span,
-        summarise(  # the chunk's per-minute summary
-            _numpy(ticks, "ts_ms", np.int64),
-            _numpy(ticks, "bid", np.float64),
-            _numpy(ticks, "ask", np.float64),
-            bucket,
-        ),
+        minutes,
     )
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 from fxwatch.config import Settings
@@ -82,7 +84,8 @@ def write_records_once(records, settings: Settings, batch_rows: int = 500, concu
     """
     data = records.select(
         "reason",
-        "raw",
+        # the record's text travels to Python only when it is rejected (the DLQ needs it)
+        F.when(F.col("reason").isNotNull(), F.col("raw")).alias("raw"),
         "partition",
         "offset",
         "pair",
@@ -98,48 +101,25 @@ def write_records_once(records, settings: Settings, batch_rows: int = 500, concu
     keyspace = settings.keyspace
 
     def write_partition(batches):
+        batches = list(batches)
+        if not batches:
+            return
         session = process_session(settings)
-        out = {name: [] for name in _ARROW_PASS.names}
-
-        def emit(**row):
-            for k in out:
-                out[k].append(row.get(k))
-
-        per_pair: dict[str, list] = {}  # pair -> [n, ts_ms, offset, bid, ask] of its newest tick
-        accepted = []  # the task's accepted ticks (TICK_COLUMNS), written at once below
-        for rb in batches:
-            cols = rb.to_pydict()
-            good = [i for i, r in enumerate(cols["reason"]) if r is None]
-            rows = [tuple(cols[c][i] for c in TICK_COLUMNS) for i in good]
-            if rows:
-                accepted.append(
-                    pa.Table.from_batches([rb])
-                    .filter(pa.array([r is None for r in cols["reason"]]))
-                    .select(TICK_COLUMNS)
-                )
-            for i, (pair, ts, _id, bid, ask, *_) in zip(good, rows):
-                st = per_pair.get(pair)
-                if st is None:
-                    per_pair[pair] = [1, ts, cols["offset"][i], bid, ask]
-                else:
-                    st[0] += 1
-                    if (ts, cols["offset"][i]) >= (st[1], st[2]):
-                        st[1:] = [ts, cols["offset"][i], bid, ask]
-            for i, r in enumerate(cols["reason"]):
-                if r is not None:
-                    emit(
-                        kind="bad",
-                        n=1,
-                        offset=cols["offset"][i],
-                        raw=cols["raw"][i],
-                        reason=r,
-                        partition=cols["partition"][i],
-                    )
-        if accepted:
-            write_ticks(session, keyspace, pa.concat_tables(accepted), concurrency)  # retries
-        for pair, (n, ts, offset, bid, ask) in per_pair.items():
-            emit(kind="pair", pair=pair, n=n, ts_ms=ts, offset=offset, bid=bid, ask=ask)
-        yield pa.RecordBatch.from_pydict(out, schema=_ARROW_PASS)
+        records = pa.Table.from_batches(batches)
+        ok = pc.is_null(records.column("reason"))
+        good = records.filter(ok)
+        if good.num_rows:
+            write_ticks(session, keyspace, good.select(TICK_COLUMNS), concurrency)  # retries
+        bad = records.filter(pc.invert(ok))
+        rejects = pa.table(
+            {
+                "kind": pa.array(["bad"] * bad.num_rows, pa.string()),
+                "n": pa.array(np.ones(bad.num_rows, np.int64)),
+                **{c: bad.column(c) for c in ("raw", "reason", "partition", "offset")},
+            }
+        )
+        summary = pa.concat_tables([rejects, _newest_per_pair(good)], promote_options="default")
+        yield from summary.select(_ARROW_PASS.names).cast(_ARROW_PASS).to_batches()
 
     pairs: dict[str, dict] = {}
     split: set[str] = set()  # pairs whose ticks several tasks wrote
@@ -168,6 +148,22 @@ def write_records_once(records, settings: Settings, batch_rows: int = 500, concu
             data.where(F.col("reason").isNull() & F.col("pair").isin(sorted(split))), settings
         )
     return sum(p["n"] for p in pairs.values()), list(pairs.values()), bad
+
+
+def _newest_per_pair(good: pa.Table) -> pa.Table:
+    """Accepted ticks -> one row per pair: kind 'pair', its tick count n, and the ts_ms, offset,
+    bid, ask of its newest tick (by (ts_ms, offset))."""
+    newest = good.select(["pair", "ts_ms", "offset", "bid", "ask"]).sort_by(
+        [("pair", "ascending"), ("ts_ms", "ascending"), ("offset", "ascending")]
+    )
+    pairs = newest.column("pair").to_numpy(zero_copy_only=False)
+    last = np.flatnonzero(np.r_[pairs[1:] != pairs[:-1], True]) if len(pairs) else np.array([], int)
+    counts = np.diff(np.r_[-1, last])
+    return (
+        newest.take(pa.array(last, pa.int64()))
+        .append_column("kind", pa.array(["pair"] * len(last), pa.string()))
+        .append_column("n", pa.array(counts, pa.int64()))
+    )
 
 
 _ARROW_PASS = pa.schema(
