@@ -521,3 +521,24 @@ def test_minute_summaries_read_equal_the_minutes_of_the_ticks_through_merges_and
     assert summaries[3].num_rows == 0
     with pytest.raises(ValueError, match="whole minutes"):
         next(read_minute_ranges(stack, None, [(pair, midnight + 1, midnight + _DAY_MS)]))
+
+
+def test_the_quotes_task_reports_each_pairs_count_and_newest_tick():
+    """The per-pair summary the quotes query sends to pair_status: ticks per pair and the newest
+    by (ts_ms, offset) — a later offset wins a tie in time."""
+    from fxwatch.stream.quotes import _newest_per_pair
+
+    good = pa.table(
+        {
+            "pair": ["A", "B", "A", "A"],
+            "ts_ms": [5, 1, 5, 3],
+            "offset": [1, 2, 0, 9],
+            "bid": [1.0, 2.0, 3.0, 4.0],
+            "ask": [1.5, 2.5, 3.5, 4.5],
+        }
+    )
+    rows = {r["pair"]: r for r in _newest_per_pair(good).to_pylist()}
+    assert rows["A"] == {"pair": "A", "ts_ms": 5, "offset": 1, "bid": 1.0, "ask": 1.5,
+                         "kind": "pair", "n": 3}  # fmt: skip
+    assert rows["B"]["n"] == 1 and rows["B"]["bid"] == 2.0 and len(rows) == 2
+    assert _newest_per_pair(good.slice(0, 0)).num_rows == 0
