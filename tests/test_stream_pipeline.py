@@ -24,6 +24,15 @@ def random_monday_ms() -> int:
     return MONDAY_2001 + random.randrange(0, 950) * WEEK_MS
 
 
+def empty_partitions(settings, pairs, days) -> None:
+    """Empty the tick partitions (pair, day) a test counts: the test keyspace outlives runs, and
+    other tests draw their random days from the same years."""
+    from fxwatch.bench.store import clear_day
+
+    for day in days:
+        clear_day(settings, pairs, day)
+
+
 def produce(settings, values, keys=None) -> None:
     """Send raw values (str/bytes) to the quotes topic, keyed by pair, and wait for delivery."""
     from kafka import KafkaProducer
@@ -98,6 +107,7 @@ def test_until_idle_end_to_end_and_replay_is_idempotent(
     quotes = list(res.quotes())
     half = len(quotes) // 2
     pairs, days = sorted({q.pair for q in quotes}), days_of(q.ts_ms for q in quotes)
+    empty_partitions(s, pairs, days)
     # first run on half the ticks (quotes only), then a restart on the same checkpoint: it resumes
     produce(s, [q.to_json() for q in quotes[:half]], [q.pair for q in quotes[:half]])
     config = PipelineConfig(until_idle=True, checkpoints=tmp_path / "cp1")
@@ -189,6 +199,7 @@ def test_write_quotes_twice_gives_same_rows(spark, stack, cassandra_session):
     ]
     df = accepted_quotes(spark, rows)
     day = days_of([t0])
+    empty_partitions(stack, ["NZD/USD"], day)
     assert write_quotes(df, stack) == 1000
     assert count_quotes(cassandra_session, stack.keyspace, ["NZD/USD"], day) == 1000
     assert write_quotes(df, stack) == 1000
@@ -216,6 +227,7 @@ def test_bad_records_are_dead_lettered_while_the_query_keeps_running(
     s = unique_topics
     ensure_topics(s)
     t0 = random_monday_ms() + 10 * 3_600_000
+    empty_partitions(s, ["GBP/USD"], days_of([t0]))
     good = [Quote("GBP/USD", t0 + i * 1000, 1.25, 1.2502, "t").to_json() for i in range(20)]
     config = PipelineConfig(queries=("quotes",), checkpoints=tmp_path / "cp", quotes_trigger_s=0.5)
     started = start_pipeline(spark, s, config)
