@@ -133,7 +133,7 @@ def minute_summaries(
     ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, breaks: np.ndarray
 ) -> tuple[np.ndarray, list[bytes]]:
     """`summarise` of many one-minute chunks at once: sorted ticks of several pairs (`breaks`
-    marks the first tick of each pair) -> (the run of each tick, the 'minutes-v1' blob of each
+    marks the first tick of each pair) -> (True where a run starts, the 'minutes-v1' blob of each
     run), a run being one pair's ticks of one minute: a writer of many fresh minute chunks pays
     one numpy pass, not one per chunk."""
     starts = _run_starts(ts, breaks)
@@ -149,7 +149,7 @@ def minute_summaries(
         )
         for i in range(m.size)
     ]
-    return np.cumsum(starts) - 1, blobs
+    return starts, blobs
 
 
 def _pack(m, count, mid_avg, spread_avg, ret_std, bucket: int) -> bytes:

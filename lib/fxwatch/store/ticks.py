@@ -150,6 +150,12 @@ _BATCH_CHUNKS, _BATCH_BYTES = 64, 32 * 1024
 def encode_chunk(table: pa.Table) -> bytes:
     """A table of ticks (CHUNK_SCHEMA's columns; source plain or dictionary) -> a chunk blob.
     Rows are stored in the order given: `merge_ticks` sorts and de-duplicates first."""
+    return _encode_arrays(*_columns(table))
+
+
+def _columns(table: pa.Table) -> tuple:
+    """A tick table's columns as `_encode_arrays` takes them: ts_ms, tick_id, bid, ask (numpy),
+    the source indices (-1 = null) and their names, and (values, valid) of low, high, open."""
     source = table.column("source").combine_chunks()
     if not pa.types.is_dictionary(source.type):
         source = pc.dictionary_encode(source)
@@ -158,7 +164,7 @@ def encode_chunk(table: pa.Table) -> bytes:
         col = table.column(name).combine_chunks().cast(pa.float64())
         valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
         optional.append((col.fill_null(0.0).to_numpy(), valid))
-    return _encode_arrays(
+    return (
         _numpy(table, "ts_ms", np.int64),
         _numpy(table, "tick_id", np.int64),
         _numpy(table, "bid", np.float64),
@@ -384,27 +390,22 @@ class _Batch:
         codes, ts, ids = codes[order], ts[order], ids[order]
         keep = np.ones(len(order), dtype=bool)  # each (pair, ts_ms, tick_id) once
         keep[1:] = (codes[1:] != codes[:-1]) | (ts[1:] != ts[:-1]) | (ids[1:] != ids[:-1])
-        order, codes, self.ts, self.ids = order[keep], codes[keep], ts[keep], ids[keep]
+        order, codes = order[keep], codes[keep]
         self.ticks = ticks.take(pa.array(order))
-        self.bid = _numpy(self.ticks, "bid", np.float64)
-        self.ask = _numpy(self.ticks, "ask", np.float64)
-        source = pc.dictionary_encode(self.ticks.column("source").combine_chunks())
-        self.source = source.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        self.names = source.dictionary.to_pylist()
-        self.optional = []
-        for name in _OPTIONAL:
-            col = self.ticks.column(name).combine_chunks().cast(pa.float64())
-            valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
-            self.optional.append((col.fill_null(0.0).to_numpy(), valid))
+        self.ts, self.ids, self.bid, self.ask, self.source, self.names, self.optional = _columns(
+            self.ticks
+        )
         new_pair = np.ones(len(codes), dtype=bool)
         new_pair[1:] = codes[1:] != codes[:-1]
-        self.run, self.summaries = minute_summaries(self.ts, self.bid, self.ask, new_pair)
-        buckets = self.ts - self.ts % BUCKET_MS
-        cut = np.flatnonzero(new_pair[1:] | (buckets[1:] != buckets[:-1])) + 1
+        # a run of the summaries is one pair's minute: exactly a new minute chunk's rows
+        starts, summaries = minute_summaries(self.ts, self.bid, self.ask, new_pair)
+        lows = np.flatnonzero(starts).tolist()
+        self.summaries = dict(zip(lows, summaries))  # first row of a run -> its summary
         self.groups: dict[tuple[str, int], dict[int, tuple[int, int]]] = {}
-        for lo, hi in zip(np.r_[0, cut], np.r_[cut, len(codes)]):
-            pair, bucket = pairs.dictionary[int(codes[lo])].as_py(), int(buckets[lo])
-            self.groups.setdefault((pair, bucket // _DAY_MS), {})[bucket] = (int(lo), int(hi))
+        for lo, hi in zip(lows, lows[1:] + [len(codes)]):
+            pair = pairs.dictionary[int(codes[lo])].as_py()
+            bucket = int(self.ts[lo] - self.ts[lo] % BUCKET_MS)
+            self.groups.setdefault((pair, bucket // _DAY_MS), {})[bucket] = (lo, hi)
 
     def table(self, lo: int, hi: int) -> pa.Table:
         """Rows lo..hi as a table (to merge into a stored chunk)."""
@@ -430,7 +431,7 @@ class _Batch:
             names,
             [(values[lo:hi], valid[lo:hi]) for values, valid in self.optional],
         )
-        minutes = self.summaries[self.run[lo]]
+        minutes = self.summaries[lo]
         first_ts, last_ts = int(self.ts[lo]), int(self.ts[hi - 1])
         return _row(
             pair, day, bucket, BUCKET_MS, hi - lo, first_ts, last_ts, names, blob, now, minutes
