@@ -29,11 +29,11 @@ import pyarrow as pa
 from fxwatch.bench.kafka_io import fresh_topics, produce_raw
 from fxwatch.bench.pipeline import _days
 from fxwatch.bench.store import clear_day
-from fxwatch.bench.ticks import make_ticks
+from fxwatch.bench.ticks import backlog_ticks
 from fxwatch.config import Settings
 from fxwatch.store.schema import init_schema
 from fxwatch.store.session import process_session
-from fxwatch.store.ticks import TICK_COLUMNS, write_ticks
+from fxwatch.store.ticks import write_ticks
 from fxwatch.stream.features import tick_id
 from fxwatch.stream.quotes import write_records_once
 from fxwatch.stream.read import parse_records
@@ -69,7 +69,7 @@ def main() -> int:
     # a random past day, as bench pipeline draws one; its partitions are emptied before each write
     day0 = 1_000_000_000_000 + int(np.random.default_rng().integers(0, 3000)) * 86_400_000
     day0 -= day0 % 86_400_000
-    data = make_ticks(n, day0 + 3_600_000, step_us=20 * 3_600_000_000 // n)
+    data = backlog_ticks(n, day0 + 3_600_000)
     produce_raw(s, s.quotes_topic, data.keys, data.values)
 
     def empty():
@@ -94,17 +94,7 @@ def main() -> int:
     _timed(out, "to_python", lambda: columns.mapInArrow(_noop, "n long").collect())
     _timed(out, "quotes_task", lambda: write_records_once(records, s), before=empty)
 
-    ticks = pa.table(
-        {
-            "pair": [data.pairs[i] for i in data.pair_idx],
-            "ts_ms": pa.array(data.ts_ms, pa.int64()),
-            "tick_id": pa.array(np.arange(n, dtype=np.int64)),
-            "bid": data.bid,
-            "ask": data.ask,
-            "source": ["bench"] * n,
-            **{c: pa.nulls(n, pa.float64()) for c in ("low", "high", "open")},
-        }
-    ).select(TICK_COLUMNS)
+    ticks = data.tick_table()
     session = process_session(s)
     _timed(out, "store_fresh", lambda: write_ticks(session, s.keyspace, ticks, 8), 1, empty)
     _timed(out, "store_replay", lambda: write_ticks(session, s.keyspace, ticks, 8), runs=1)

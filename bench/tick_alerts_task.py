@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from fxwatch.bench.ticks import make_ticks
+from fxwatch.bench.ticks import backlog_ticks
 from fxwatch.detect.bank import WATCHED_PAIRS, cross_keys, default_cross, default_detectors
 from fxwatch.stream.tick_alerts import _run_key
 
@@ -44,8 +44,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     n = args.ticks
-    # the spacing `bench pipeline` uses: N ticks over 20 hours
-    data = make_ticks(n, 1_300_000_000_000, step_us=20 * 3_600_000_000 // n)
+    data = backlog_ticks(n, 1_300_000_000_000)  # `bench pipeline`'s backlog
     frame = pd.DataFrame(
         {
             "pair": [data.pairs[i] for i in data.pair_idx],

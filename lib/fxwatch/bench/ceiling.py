@@ -18,12 +18,9 @@ import tempfile
 import time
 from datetime import date, timedelta
 
-import numpy as np
-import pyarrow as pa
-
 from fxwatch.bench.store import clear_day, stored_counts, timed_processes
 from fxwatch.store.session import close_sessions, insert_cql, prepared, process_session
-from fxwatch.store.ticks import CHUNKS_COLUMNS, TICK_COLUMNS, write_ticks
+from fxwatch.store.ticks import CHUNKS_COLUMNS, write_ticks
 from fxwatch.stream.read import read_records
 
 __all__ = ["spark_parse_ceiling", "store_ceiling"]
@@ -75,8 +72,7 @@ def store_ceiling(settings, data, chunk_batch: int = 50_000, echo=print) -> dict
     if (int(data.ts_ms[-1]) + shift) // 86_400_000 != _day_ms(day) // 86_400_000:
         raise ValueError("store_ceiling: the ticks must lie within one UTC day")
     clear_day(settings, data.pairs, day)  # fresh partitions, so the stored count is this run's
-    ticks = (data.pair_idx, data.ts_ms + shift, data.bid, data.ask, data.pairs)
-    job = (settings, ticks, chunk_batch, 8)
+    job = (settings, data.tick_table(shift), chunk_batch, 8)
     elapsed, written = timed_processes(_store_worker, [job], mp.get_context("spawn"))
     _, stored = stored_counts(settings, data.pairs, day)
     if stored != len(data):
@@ -92,22 +88,9 @@ def _day_ms(day: date) -> int:
 
 def _store_worker(args) -> tuple[float, float, int]:
     """One process: the ticks as the quotes query hands them to the store, micro-batch by
-    micro-batch (the tick id is the tick's index: unique)."""
-    settings, (pair_idx, ts_ms, bid, ask, pairs), chunk_batch, concurrency, barrier = args
-    n = len(ts_ms)
-    table = pa.table(
-        {
-            "pair": pa.DictionaryArray.from_arrays(
-                pa.array(pair_idx, pa.int32()), list(pairs)
-            ).cast(pa.string()),
-            "ts_ms": pa.array(ts_ms, pa.int64()),
-            "tick_id": pa.array(np.arange(n, dtype=np.int64)),
-            "bid": pa.array(bid, pa.float64()),
-            "ask": pa.array(ask, pa.float64()),
-            "source": pa.array(["bench"] * n, pa.string()),
-            **{c: pa.nulls(n, pa.float64()) for c in ("low", "high", "open")},
-        }
-    ).select(TICK_COLUMNS)
+    micro-batch."""
+    settings, table, chunk_batch, concurrency, barrier = args
+    n = table.num_rows
     session = process_session(settings)
     prepared(session, insert_cql(settings.keyspace, "quote_chunks", CHUNKS_COLUMNS))  # warm
     barrier.wait()

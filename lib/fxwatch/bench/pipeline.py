@@ -23,7 +23,7 @@ from fxwatch.bench.machine import machine_info
 from fxwatch.bench.progress import ProgressLog, batch_profile
 from fxwatch.bench.report import ratio
 from fxwatch.bench.store import clear_day
-from fxwatch.bench.ticks import make_ticks
+from fxwatch.bench.ticks import backlog_ticks
 from fxwatch.errors import FxwatchError
 from fxwatch.stack.manager import wait_until
 from fxwatch.store.connection import connect
@@ -224,8 +224,7 @@ def bench_pipeline(
     # a random past day of its own, emptied first: the run's tick partitions (pair, day) hold only
     # its ticks
     day0 = datetime(2001, 1, 1, tzinfo=UTC).timestamp() * 1000 + random.randrange(7000) * 86_400_000
-    step_us = max(1, 20 * 3_600_000_000 // max(ticks, 1))
-    data = make_ticks(ticks, int(day0) + 3_600_000, step_us=step_us)
+    data = backlog_ticks(ticks, int(day0) + 3_600_000)
     for day in _days(data):
         clear_day(s, data.pairs, day)  # earlier runs may have drawn the same day
     echo(f"producing {ticks} ticks to {s.quotes_topic}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
-__all__ = ["BenchTicks", "make_ticks", "BENCH_PAIRS", "BASE_MID"]
+__all__ = ["BenchTicks", "make_ticks", "backlog_ticks", "BENCH_PAIRS", "BASE_MID"]
 
 BENCH_PAIRS = (
     "EUR/USD",
@@ -46,6 +47,26 @@ class BenchTicks:
 
     def __len__(self) -> int:
         return len(self.values)
+
+    def tick_table(self, shift_ms: int = 0) -> pa.Table:
+        """The ticks as the tick store's writer takes them (TICK_COLUMNS), `shift_ms` later, the
+        tick id their index (unique: not the stream's content hash), no low/high/open."""
+        from fxwatch.store.ticks import TICK_COLUMNS
+
+        n = len(self.ts_ms)
+        return pa.table(
+            {
+                "pair": pa.DictionaryArray.from_arrays(
+                    pa.array(self.pair_idx, pa.int32()), list(self.pairs)
+                ).cast(pa.string()),
+                "ts_ms": pa.array(self.ts_ms + shift_ms, pa.int64()),
+                "tick_id": pa.array(np.arange(n, dtype=np.int64)),
+                "bid": pa.array(self.bid, pa.float64()),
+                "ask": pa.array(self.ask, pa.float64()),
+                "source": pa.array(["bench"] * n, pa.string()),
+                **{c: pa.nulls(n, pa.float64()) for c in ("low", "high", "open")},
+            }
+        ).select(TICK_COLUMNS)
 
     def spike_keys(self) -> set[tuple[str, int]]:
         """(pair, ts_ms) of every injected spike, as an alert row would name it."""
@@ -98,3 +119,10 @@ def make_ticks(
         for k, t, b, a in zip(keys, ts.tolist(), bid.tolist(), ask.tolist())
     ]
     return BenchTicks(keys, values, pair_idx, ts, spikes, tuple(pairs), bid, ask)
+
+
+def backlog_ticks(n: int, start_ms: int) -> BenchTicks:
+    """`fxwatch bench pipeline`'s backlog: `n` ticks spread over 20 hours from `start_ms` (at
+    300 000, ~31 ticks per pair and minute, as live quotes spread), so its chunks are many and
+    small as the stream's are."""
+    return make_ticks(n, start_ms, step_us=max(1, 20 * 3_600_000_000 // max(n, 1)))
